@@ -1,0 +1,95 @@
+//! Temporary zips: how they are named, created and cleaned up.
+//!
+//! A zip is written to `.stemzip-XXXXXXXXXXXX.partial` in the output folder
+//! (twelve random letters and digits) and renamed to `<stem>.zip` only when
+//! complete. The name cannot be mistaken for a user's file, and a run holds an
+//! exclusive lock on each temporary file while writing it, so the clean-up at
+//! the start of the next run removes exactly the files that a killed run left
+//! behind, never those of a run still going in the same folder.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+const PREFIX: &str = ".stemzip-";
+const SUFFIX: &str = ".partial";
+const RANDOM_LEN: usize = 12;
+
+/// Whether `name` is a temporary-zip name of stemzip's.
+pub fn is_temp_name(name: &str) -> bool {
+    name.strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(SUFFIX))
+        .is_some_and(|mid| {
+            mid.len() == RANDOM_LEN && mid.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// Creates a locked temporary zip file in `dir`; it is deleted when dropped
+/// unless persisted.
+pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
+    let file = tempfile::Builder::new()
+        .prefix(PREFIX)
+        .suffix(SUFFIX)
+        .rand_bytes(RANDOM_LEN)
+        .tempfile_in(dir)?;
+    file.as_file().lock()?;
+    Ok(file)
+}
+
+/// Removes the temporary zips in `dir` that no running process holds: the
+/// leftovers of a killed run. Returns the files removed.
+pub fn remove_stale(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let is_ours = entry.file_name().to_str().is_some_and(is_temp_name)
+            && entry.file_type().is_ok_and(|t| t.is_file());
+        if !is_ours {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = File::options().read(true).write(true).open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            drop(file);
+            fs::remove_file(&path)?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised_and_user_names_are_not() {
+        assert!(is_temp_name(".stemzip-a1B2c3D4e5F6.partial"));
+        assert!(!is_temp_name("stemzip-a1B2c3D4e5F6.partial"));
+        assert!(!is_temp_name(".stemzip-short.partial"));
+        assert!(!is_temp_name(".stemzip-a1B2c3D4e5F6.partial.zip"));
+        assert!(!is_temp_name("caseA.zip"));
+    }
+
+    #[test]
+    fn a_held_temp_file_is_not_removed_but_an_abandoned_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = create(dir.path()).unwrap();
+        let abandoned = create(dir.path()).unwrap();
+        let (file, path) = abandoned.keep().unwrap();
+        file.unlock().unwrap();
+        drop(file);
+        let removed = remove_stale(dir.path()).unwrap();
+        assert_eq!(removed, vec![path]);
+        assert!(held.path().exists());
+    }
+}

@@ -1,0 +1,317 @@
+//! The command line: `stemzip run PROFILE`, with progress on stderr, JSON
+//! Lines on request, and exit statuses scripts can rely on.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::{self, CancelToken, Event, Summary};
+use crate::plan::{Plan, Warning};
+use crate::profile::Override;
+
+/// Exit status: every stem succeeded or was skipped.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: a stem failed or timed out.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: the profile or the arguments are wrong; nothing was written.
+pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status: interrupted (Ctrl-C); running stems were stopped cleanly.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Most lines of one kind of warning printed before "… and N more".
+const WARNING_LINES: usize = 10;
+
+/// stemzip: one zip per stem, in parallel.
+#[derive(Debug, Parser)]
+#[command(name = "stemzip", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Zip every stem a profile describes.
+    Run(RunArgs),
+}
+
+/// Arguments of `stemzip run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The YAML profile (an assetutilities zip-by-stem configuration works as is).
+    pub profile: PathBuf,
+    /// Print the plan and its warnings; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Number of worker threads (overrides parallel_processing.max_workers).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<NonZeroUsize>,
+    /// Override a profile key by its dotted path, e.g. archive.compression=deflate.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Print one JSON object per event on stdout (JSON Lines), ending with the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `stemzip run` and returns the process exit status.
+pub fn run(args: &RunArgs) -> ExitCode {
+    let mut overrides = Vec::new();
+    if let Some(n) = args.workers {
+        overrides.push(format!("parallel_processing.max_workers={n}"));
+        overrides.push("parallel_processing.enabled=true".to_owned());
+    }
+    overrides.extend(args.set.iter().cloned());
+    let overrides: Result<Vec<Override>, _> = overrides.iter().map(|s| s.parse()).collect();
+    let plan = overrides
+        .map_err(crate::Error::from)
+        .and_then(|o| Plan::from_file(&args.profile, &o));
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            for line in e.to_string().lines() {
+                eprintln!("error: {line}");
+            }
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    print_warnings(&plan.warnings);
+    if args.dry_run {
+        print_plan(&plan, args.json);
+        return ExitCode::from(EXIT_OK);
+    }
+
+    let cancel = CancelToken::new();
+    let handler_token = cancel.clone();
+    if let Err(e) = ctrlc::set_handler(move || handler_token.cancel()) {
+        eprintln!("warning: Ctrl-C will not stop the run cleanly: {e}");
+    }
+    let show_progress = plan.settings.progress_reporting;
+    let mut progress = Progress::new(&plan, show_progress);
+    let run = engine::start_with(plan, cancel.clone());
+    let mut summary = Summary::default();
+    let mut stdout = std::io::stdout().lock();
+    for event in run.events() {
+        if args.json
+            && let Ok(line) = serde_json::to_string(&event)
+        {
+            let _ = writeln!(stdout, "{line}");
+        }
+        progress.on(&event);
+        if let Event::RunFinished(s) = event {
+            summary = s;
+        }
+    }
+    progress.finish();
+    drop(stdout);
+    if !args.json {
+        print_summary(&summary);
+    }
+    if let Some(e) = &summary.report_error {
+        eprintln!("error: could not write the error report: {e}");
+    }
+    if summary.was_cancelled {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else if summary.has_failures() {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::from(EXIT_OK)
+    }
+}
+
+fn print_warnings(warnings: &[Warning]) {
+    let mut shown: HashMap<std::mem::Discriminant<Warning>, usize> = HashMap::new();
+    for w in warnings {
+        let n = shown.entry(std::mem::discriminant(w)).or_default();
+        *n += 1;
+        if *n <= WARNING_LINES {
+            eprintln!("warning: {w}");
+        }
+    }
+    for w in warnings {
+        let key = std::mem::discriminant(w);
+        if let Some(&n) = shown.get(&key)
+            && n > WARNING_LINES
+        {
+            eprintln!("warning: … and {} more like the above", n - WARNING_LINES);
+            shown.remove(&key);
+        }
+    }
+}
+
+fn print_plan(plan: &Plan, json: bool) {
+    if json {
+        let value = serde_json::json!({
+            "output_directory": plan.output_dir,
+            "stems": plan.stems.iter().map(|s| serde_json::json!({
+                "stem": s.name,
+                "files": s.members.len(),
+                "bytes": s.total_size(),
+                "members": s.members.iter().map(|m| &m.name).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "warnings": plan.warnings,
+            "unclaimed_files": plan.unclaimed_files,
+        });
+        println!("{value}");
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    for stem in &plan.stems {
+        let _ = writeln!(
+            out,
+            "{}  ({} files, {})",
+            stem.name,
+            stem.members.len(),
+            BinaryBytes(stem.total_size())
+        );
+        for m in &stem.members {
+            let _ = writeln!(out, "    {}", m.name);
+        }
+    }
+    let zips = plan.stems.iter().filter(|s| !s.members.is_empty()).count();
+    let _ = writeln!(
+        out,
+        "dry run: {} stems, {} zips ({}) would be written to {}",
+        plan.stems.len(),
+        zips,
+        BinaryBytes(plan.total_size()),
+        plan.output_dir.display()
+    );
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "{} stems: {} done, {} failed, {} timed out, {} skipped, {} cancelled; {} in, {} out, {:.1} s ({}/s)",
+        s.stems,
+        s.done,
+        s.failed,
+        s.timed_out,
+        s.skipped,
+        s.cancelled,
+        BinaryBytes(s.bytes_in),
+        BinaryBytes(s.bytes_out),
+        s.seconds,
+        BinaryBytes(s.throughput() as u64),
+    );
+    if let Some(report) = &s.report {
+        println!("error report: {}", report.display());
+    }
+}
+
+/// Terminal progress: a bar on a terminal, plain lines otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    total: usize,
+    ended: usize,
+    names: Vec<String>,
+    bytes_done: Vec<u64>,
+}
+
+impl Progress {
+    fn new(plan: &Plan, enabled: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (enabled && terminal).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(plan.total_size()),
+                ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Progress {
+            bar,
+            plain: enabled && !terminal,
+            total: plan.stems.len(),
+            ended: 0,
+            names: plan.stems.iter().map(|s| s.name.clone()).collect(),
+            bytes_done: vec![0; plan.stems.len()],
+        }
+    }
+
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn advance(&mut self, stem: usize, done: u64) {
+        if let Some(slot) = self.bytes_done.get_mut(stem) {
+            let delta = done.saturating_sub(*slot);
+            *slot = done;
+            if let Some(bar) = &self.bar {
+                bar.inc(delta);
+            }
+        }
+    }
+
+    fn on(&mut self, event: &Event) {
+        let Some(stem) = event.stem() else { return };
+        match event {
+            Event::Progress { bytes_done, .. } => self.advance(stem, *bytes_done),
+            Event::Queued { .. } | Event::Started { .. } | Event::RunFinished(_) => {}
+            _ => {
+                self.ended += 1;
+                let counter = format!("[{}/{}]", self.ended, self.total);
+                let name = self.names.get(stem).cloned().unwrap_or_default();
+                match event {
+                    Event::Finished {
+                        files,
+                        bytes_in,
+                        bytes_out,
+                        seconds,
+                        ..
+                    } => {
+                        self.advance(stem, *bytes_in);
+                        if self.plain {
+                            self.line(&format!(
+                                "{counter} done {name}: {files} files, {} -> {}, {seconds:.2} s",
+                                BinaryBytes(*bytes_in),
+                                BinaryBytes(*bytes_out)
+                            ));
+                        }
+                    }
+                    Event::Failed { error, .. } => {
+                        self.line(&format!("{counter} FAILED {name}: {error}"));
+                    }
+                    Event::TimedOut { seconds, .. } => {
+                        self.line(&format!("{counter} TIMED OUT {name} after {seconds:.1} s"));
+                    }
+                    Event::Skipped { reason, .. } => {
+                        if self.plain {
+                            self.line(&format!("{counter} skipped {name}: {reason}"));
+                        }
+                    }
+                    Event::Cancelled { .. } => {
+                        if self.plain {
+                            self.line(&format!("{counter} cancelled {name}"));
+                        }
+                    }
+                    _ => {}
+                }
+                if let Some(bar) = &self.bar {
+                    bar.set_message(format!("{}/{} stems", self.ended, self.total));
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

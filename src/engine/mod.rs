@@ -1,0 +1,340 @@
+//! Running a [`Plan`]: stems on a rayon pool, events over a channel, cancel,
+//! timeouts, the summary and the error report.
+//!
+//! [`start`] returns at once; the run goes on in its own thread and reports
+//! through [`Run::events`]. A failed stem is data, not an abort: the others go
+//! on. The largest stems start first so the pool stays busy to the end.
+
+mod event;
+
+use std::fs;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use event::{Event, StemStatus, Summary};
+
+use crate::archive::{self, Control, StemError, temp};
+use crate::plan::Plan;
+use crate::report::{Report, StemOutcome};
+
+/// How often a running stem reports progress at most.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Stops a run: running stems stop within one buffer, queued stems do not start.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether cancel was asked for.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A run in progress.
+#[derive(Debug)]
+pub struct Run {
+    events: Receiver<Event>,
+    cancel: CancelToken,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Run {
+    /// The run's events, in order; the last one is [`Event::RunFinished`].
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Asks the run to stop.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A token that cancels this run (e.g. from a Ctrl-C handler).
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
+    /// Waits for the run to end, dropping its remaining events, and returns the summary.
+    pub fn wait(mut self) -> Summary {
+        let mut summary = Summary::default();
+        for event in self.events.iter() {
+            if let Event::RunFinished(s) = event {
+                summary = s;
+            }
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        summary
+    }
+}
+
+/// Starts running `plan` on its own thread and returns at once.
+pub fn start(plan: Plan) -> Run {
+    start_with(plan, CancelToken::new())
+}
+
+/// Like [`start`], with a cancel token the caller already holds.
+pub fn start_with(plan: Plan, cancel: CancelToken) -> Run {
+    let (tx, rx) = mpsc::channel();
+    let token = cancel.clone();
+    let thread = std::thread::Builder::new()
+        .name("stemzip-run".to_owned())
+        .spawn(move || execute(plan, &token, &tx));
+    match thread {
+        Ok(handle) => Run {
+            events: rx,
+            cancel,
+            thread: Some(handle),
+        },
+        Err(_) => {
+            // No thread: report the run as failed rather than panic.
+            let (tx, rx) = mpsc::channel();
+            let _ = tx.send(Event::RunFinished(Summary::default()));
+            Run {
+                events: rx,
+                cancel,
+                thread: None,
+            }
+        }
+    }
+}
+
+/// Runs `plan` on the calling thread, sending every event to `tx`.
+pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
+    let started = Instant::now();
+    let plan = Arc::new(plan);
+    let mut outcomes: Vec<Option<StemOutcome>> = vec![None; plan.stems.len()];
+    let mut summary = Summary {
+        stems: plan.stems.len(),
+        ..Summary::default()
+    };
+    let mut record = |event: Event, outcomes: &mut Vec<Option<StemOutcome>>| {
+        if let (Some(i), Some(status)) = (event.stem(), event.status())
+            && status.is_terminal()
+            && let (Some(slot), Some(stem)) = (outcomes.get_mut(i), plan.stems.get(i))
+        {
+            summary.count(status);
+            if let Event::Finished {
+                bytes_in,
+                bytes_out,
+                ..
+            } = &event
+            {
+                summary.bytes_in += bytes_in;
+                summary.bytes_out += bytes_out;
+            }
+            *slot = Some(StemOutcome::from_event(stem, &event));
+        }
+        let _ = tx.send(event);
+    };
+
+    for (i, stem) in plan.stems.iter().enumerate() {
+        record(
+            Event::Queued {
+                stem: i,
+                name: stem.name.clone(),
+                files: stem.members.len(),
+                bytes: stem.total_size(),
+            },
+            &mut outcomes,
+        );
+    }
+    let mut runnable: Vec<usize> = Vec::new();
+    for (i, stem) in plan.stems.iter().enumerate() {
+        if stem.members.is_empty() {
+            record(
+                Event::Skipped {
+                    stem: i,
+                    name: stem.name.clone(),
+                    reason: "no matching files".to_owned(),
+                },
+                &mut outcomes,
+            );
+        } else {
+            runnable.push(i);
+        }
+    }
+    // Largest first, ties in plan order: the pool's last minutes are short stems.
+    runnable.sort_by_key(|&i| std::cmp::Reverse(plan.stems[i].total_size()));
+
+    let setup = prepare_output(&plan.output_dir).and_then(|()| {
+        let threads = plan.settings.workers.get().min(runnable.len()).max(1);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("stemzip-worker-{i}"))
+            .build()
+            .map_err(|e| format!("cannot start {threads} worker threads: {e}"))
+    });
+    match setup {
+        Err(error) => {
+            for &i in &runnable {
+                record(
+                    Event::Failed {
+                        stem: i,
+                        name: plan.stems[i].name.clone(),
+                        error: error.clone(),
+                        seconds: 0.0,
+                    },
+                    &mut outcomes,
+                );
+            }
+        }
+        Ok(pool) => {
+            let (itx, irx) = mpsc::channel();
+            for &i in &runnable {
+                let (itx, plan, cancel) = (itx.clone(), Arc::clone(&plan), cancel.clone());
+                pool.spawn_fifo(move || {
+                    let name = &plan.stems[i].name;
+                    let result =
+                        catch_unwind(AssertUnwindSafe(|| run_stem(&plan, i, &cancel, &itx)));
+                    if result.is_err() {
+                        let _ = itx.send(Event::Failed {
+                            stem: i,
+                            name: name.clone(),
+                            error: "internal error: the worker panicked; please report this"
+                                .to_owned(),
+                            seconds: 0.0,
+                        });
+                    }
+                });
+            }
+            drop(itx);
+            for event in irx {
+                record(event, &mut outcomes);
+            }
+        }
+    }
+
+    // Every stem ends with exactly one terminal event, whatever happened above.
+    for &i in &runnable {
+        if outcomes[i].is_none() {
+            record(
+                Event::Failed {
+                    stem: i,
+                    name: plan.stems[i].name.clone(),
+                    error: "internal error: the stem ended without a result".to_owned(),
+                    seconds: 0.0,
+                },
+                &mut outcomes,
+            );
+        }
+    }
+
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.was_cancelled = cancel.is_cancelled();
+    let problems: Vec<StemOutcome> = outcomes
+        .into_iter()
+        .flatten()
+        .filter(|o| o.status.is_problem())
+        .collect();
+    if plan.settings.save_error_reports && !problems.is_empty() {
+        let report = Report::new(&plan, summary.clone(), problems);
+        match report.save_in(&plan.output_dir) {
+            Ok(path) => summary.report = Some(path),
+            Err(e) => summary.report_error = Some(e.to_string()),
+        }
+    }
+    let _ = tx.send(Event::RunFinished(summary));
+}
+
+/// Creates the output folder and removes what a killed run left in it.
+fn prepare_output(dir: &Path) -> Result<(), String> {
+    fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+    temp::remove_stale(dir)
+        .map_err(|e| format!("cannot clean up temporary files in {}: {e}", dir.display()))?;
+    Ok(())
+}
+
+/// Runs stem `i` on the current worker and sends its events.
+fn run_stem(plan: &Plan, i: usize, cancel: &CancelToken, tx: &Sender<Event>) {
+    let stem = &plan.stems[i];
+    let name = || stem.name.clone();
+    if cancel.is_cancelled() {
+        let _ = tx.send(Event::Cancelled {
+            stem: i,
+            name: name(),
+        });
+        return;
+    }
+    let started = Instant::now();
+    let _ = tx.send(Event::Started {
+        stem: i,
+        name: name(),
+    });
+    let control = Control {
+        cancel: cancel.clone(),
+        deadline: plan.settings.timeout.map(|t| started + t),
+    };
+    let mut bytes_done = 0;
+    let mut last_report = started;
+    let mut progress = |n: u64| {
+        bytes_done += n;
+        let now = Instant::now();
+        if now.duration_since(last_report) >= PROGRESS_INTERVAL {
+            last_report = now;
+            let _ = tx.send(Event::Progress {
+                stem: i,
+                name: name(),
+                bytes_done,
+            });
+        }
+    };
+    let result = archive::write_stem(
+        stem,
+        &plan.output_dir,
+        &plan.settings,
+        &control,
+        &mut progress,
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    let event = match result {
+        Ok(written) => Event::Finished {
+            stem: i,
+            name: name(),
+            zip: written.zip,
+            files: stem.members.len(),
+            bytes_in: written.bytes_in,
+            bytes_out: written.bytes_out,
+            seconds,
+        },
+        Err(StemError::Cancelled) => Event::Cancelled {
+            stem: i,
+            name: name(),
+        },
+        Err(StemError::TimedOut) => Event::TimedOut {
+            stem: i,
+            name: name(),
+            seconds,
+        },
+        Err(StemError::Exists { zip }) => Event::Skipped {
+            stem: i,
+            name: name(),
+            reason: format!("{} exists and overwrite is off", zip.display()),
+        },
+        Err(e) => Event::Failed {
+            stem: i,
+            name: name(),
+            error: e.to_string(),
+            seconds,
+        },
+    };
+    let _ = tx.send(event);
+}

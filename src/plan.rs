@@ -1,0 +1,794 @@
+//! Turning a [`Profile`] into a checked [`Plan`]: folders resolved, filters
+//! compiled, the stems listed with their members, warnings collected.
+//!
+//! Only a `Plan` reaches the engine. The grouping rules live here:
+//! - stem sources are regular files directly in the stem-source folder whose
+//!   extension is one of the listed ones (case-insensitive); the stem is the
+//!   file name without its last extension; pattern and filters apply; the same
+//!   stem from two files is one stem;
+//! - members are regular files directly in the data folder with one of the
+//!   data extensions (case-insensitive), matched to stems by
+//!   [`StemMatch`] (case-sensitive), sorted by name.
+//!
+//! Planning is one pass over each folder: `contains` matching uses an
+//! Aho–Corasick automaton of all stems, `prefix` looks up every prefix of a
+//! name, `exact` looks up the name's own stem.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::fs;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use aho_corasick::AhoCorasick;
+use regex::Regex;
+use serde::Serialize;
+
+use crate::archive::temp;
+use crate::profile::{Compression, Profile, StemMatch, Workers};
+
+/// The folder used for `file_management.output_directory` when none is set.
+pub const DEFAULT_OUTPUT_DIRECTORY: &str = "results";
+
+/// Everything the engine needs to run: resolved folders, settings, stems and
+/// their members.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The profile this plan was made from (written into error reports).
+    pub profile: Profile,
+    /// The profile file, when the profile came from one.
+    pub profile_path: Option<PathBuf>,
+    /// Resolved `file_management.input_directory`.
+    pub stem_dir: PathBuf,
+    /// Resolved `analysis.input_directory`.
+    pub data_dir: PathBuf,
+    /// Resolved `file_management.output_directory`.
+    pub output_dir: PathBuf,
+    /// The checked run settings.
+    pub settings: RunSettings,
+    /// The stems, sorted by name.
+    pub stems: Vec<Stem>,
+    /// Data files with a data extension that no stem took.
+    pub unclaimed_files: usize,
+    /// Things the user should know before running.
+    pub warnings: Vec<Warning>,
+}
+
+/// Run settings after checking: every value is valid here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSettings {
+    /// Worker threads to use (already `1` when parallelism is disabled).
+    pub workers: NonZeroUsize,
+    /// Longest time one stem may take.
+    pub timeout: Option<Duration>,
+    /// Replace existing zips (`true`) or skip their stems (`false`).
+    pub overwrite: bool,
+    /// Compression method.
+    pub compression: Compression,
+    /// Compression level (`None` for stored).
+    pub level: Option<i64>,
+    /// Read each zip back and check CRCs before counting the stem as done.
+    pub verify: bool,
+    /// Write an error report when any stem does not succeed.
+    pub save_error_reports: bool,
+    /// Show progress on a terminal.
+    pub progress_reporting: bool,
+}
+
+/// One stem: its name, the files that named it and the files to archive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stem {
+    /// The stem (a stem source's file name without its last extension).
+    pub name: String,
+    /// The stem-source files that gave this stem.
+    pub sources: Vec<PathBuf>,
+    /// Files to archive, sorted by name.
+    pub members: Vec<Member>,
+}
+
+impl Stem {
+    /// Total size of the members in bytes.
+    pub fn total_size(&self) -> u64 {
+        self.members.iter().map(|m| m.size).sum()
+    }
+
+    /// Where this stem's zip goes in `output_dir`.
+    pub fn zip_path(&self, output_dir: &Path) -> PathBuf {
+        output_dir.join(format!("{}.zip", self.name))
+    }
+}
+
+/// One file to archive.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    /// The entry name (the file's base name). Lossy when the name is not UTF-8.
+    pub name: String,
+    /// The file on disk.
+    pub path: PathBuf,
+    /// Size in bytes when planned.
+    pub size: u64,
+    /// Modification time when planned.
+    #[serde(skip)]
+    pub modified: SystemTime,
+    /// `false` when the file name is not valid UTF-8 (the stem then fails).
+    pub utf8_name: bool,
+}
+
+/// Something the user should know about a plan; none of them stops a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "warning", rename_all = "snake_case")]
+pub enum Warning {
+    /// A data file that goes into more than one stem's zip.
+    SharedFile {
+        /// The data file's name.
+        file: String,
+        /// The stems that take it.
+        stems: Vec<String>,
+    },
+    /// A stem no data file matches: it writes no zip.
+    EmptyStem {
+        /// The stem.
+        stem: String,
+    },
+    /// Data files with a data extension that no stem took.
+    UnclaimedFiles {
+        /// How many.
+        count: usize,
+    },
+    /// `parallel_processing.max_workers` was not `auto` or a positive number.
+    InvalidWorkers {
+        /// The value as written.
+        value: String,
+        /// The worker count used instead.
+        using: usize,
+    },
+    /// `archive.level` was set for a method without levels.
+    LevelIgnored {
+        /// The method.
+        compression: String,
+    },
+    /// A folder entry that looked relevant but was passed over.
+    Passed {
+        /// The entry.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::SharedFile { file, stems } => {
+                write!(
+                    f,
+                    "{file} goes into {} zips: {}",
+                    stems.len(),
+                    stems.join(", ")
+                )
+            }
+            Warning::EmptyStem { stem } => {
+                write!(f, "stem {stem} has no data files: no zip is written")
+            }
+            Warning::UnclaimedFiles { count } => {
+                write!(f, "{count} data file(s) match no stem and are not archived")
+            }
+            Warning::InvalidWorkers { value, using } => write!(
+                f,
+                "parallel_processing.max_workers: {value} is not `auto` or a positive number; using auto ({using})"
+            ),
+            Warning::LevelIgnored { compression } => {
+                write!(f, "archive.level is ignored: {compression} has no levels")
+            }
+            Warning::Passed { path, reason } => write!(f, "{}: {reason}", path.display()),
+        }
+    }
+}
+
+/// A setting that is wrong; the plan cannot be made until it is fixed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct SettingError {
+    /// The dotted profile key, e.g. `analysis.input_directory`.
+    pub key: &'static str,
+    /// What is wrong and what to do, naming the value.
+    pub message: String,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// One or more settings are wrong.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Settings(Vec<SettingError>),
+    /// A folder could not be listed.
+    #[error("{key}: cannot list {}: {source}", path.display())]
+    List {
+        /// The key naming the folder.
+        key: &'static str,
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Resolves a profile path against the profile's folder. Backslashes are
+/// folder separators on every platform, so Windows profiles run elsewhere.
+pub fn resolve_path(base_dir: &Path, raw: &str) -> PathBuf {
+    let raw = if cfg!(windows) {
+        raw.to_owned()
+    } else {
+        raw.replace('\\', "/")
+    };
+    let path = Path::new(&raw);
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base_dir.join(path)
+    }
+}
+
+fn normalize_extensions(list: &[String]) -> Vec<String> {
+    list.iter()
+        .map(|e| e.trim().trim_start_matches('.').to_lowercase())
+        .collect()
+}
+
+/// The folders and compiled filters of a profile, once every setting is valid.
+struct Checked {
+    stem_dir: PathBuf,
+    data_dir: PathBuf,
+    output_dir: PathBuf,
+    stem_extensions: Vec<String>,
+    data_extensions: Vec<String>,
+    regex: Option<Regex>,
+    min_size: Option<u64>,
+    max_size: Option<u64>,
+    settings: RunSettings,
+    warnings: Vec<Warning>,
+}
+
+/// Checks every setting of `profile` (paths resolved against `base_dir`)
+/// without listing any folder. Returns every problem found, so a form can show
+/// each beside its field.
+pub fn check(profile: &Profile, base_dir: &Path) -> Vec<SettingError> {
+    match check_settings(profile, base_dir) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors,
+    }
+}
+
+fn check_folder(
+    errors: &mut Vec<SettingError>,
+    key: &'static str,
+    base_dir: &Path,
+    raw: Option<&str>,
+) -> PathBuf {
+    let raw = raw.map(str::trim).filter(|r| !r.is_empty());
+    let path = match raw {
+        Some(raw) => resolve_path(base_dir, raw),
+        None => base_dir.to_owned(),
+    };
+    match fs::metadata(&path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => errors.push(SettingError {
+            key,
+            message: format!("{} is a file, not a folder", path.display()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => errors.push(SettingError {
+            key,
+            message: format!("folder {} does not exist", path.display()),
+        }),
+        Err(e) => errors.push(SettingError {
+            key,
+            message: format!("cannot open folder {}: {e}", path.display()),
+        }),
+    }
+    path
+}
+
+fn check_extensions(
+    errors: &mut Vec<SettingError>,
+    key: &'static str,
+    list: &[String],
+) -> Vec<String> {
+    let list = normalize_extensions(list);
+    if list.is_empty() {
+        errors.push(SettingError {
+            key,
+            message: "no extensions given; list at least one, e.g. [csv]".to_owned(),
+        });
+    } else if list.iter().any(String::is_empty) {
+        errors.push(SettingError {
+            key,
+            message: "an extension is empty".to_owned(),
+        });
+    }
+    list
+}
+
+fn check_size(errors: &mut Vec<SettingError>, key: &'static str, kb: Option<f64>) -> Option<u64> {
+    let kb = kb?;
+    if !kb.is_finite() || kb < 0.0 {
+        errors.push(SettingError {
+            key,
+            message: format!("{kb} is not a size; give a number of KiB, 0 or more"),
+        });
+        return None;
+    }
+    // Sizes are whole bytes: rounding a KiB fraction up is what a user means.
+    Some((kb * 1024.0).ceil() as u64)
+}
+
+fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<SettingError>> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    let fm = &profile.file_management;
+
+    let stem_dir = check_folder(
+        &mut errors,
+        "file_management.input_directory",
+        base_dir,
+        fm.input_directory.as_deref(),
+    );
+    let data_dir = match profile.analysis.input_directory.as_deref().map(str::trim) {
+        Some(raw) if !raw.is_empty() => {
+            check_folder(&mut errors, "analysis.input_directory", base_dir, Some(raw))
+        }
+        _ => {
+            errors.push(SettingError {
+                key: "analysis.input_directory",
+                message: "required: the folder of data files to zip".to_owned(),
+            });
+            PathBuf::new()
+        }
+    };
+    let output_dir = resolve_path(
+        base_dir,
+        fm.output_directory
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(DEFAULT_OUTPUT_DIRECTORY),
+    );
+    if output_dir.exists() && !output_dir.is_dir() {
+        errors.push(SettingError {
+            key: "file_management.output_directory",
+            message: format!("{} is a file, not a folder", output_dir.display()),
+        });
+    }
+
+    let stem_extensions = check_extensions(
+        &mut errors,
+        "file_management.filename.extension",
+        &fm.filename.extension,
+    );
+    let data_extensions = check_extensions(
+        &mut errors,
+        "analysis.filename.extension",
+        &profile.analysis.filename.extension,
+    );
+
+    let filters = &fm.filename.filters;
+    let regex = match filters.regex.as_deref().filter(|r| !r.is_empty()) {
+        None => None,
+        Some(pattern) => match Regex::new(pattern) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                let detail = e.to_string();
+                let reason = detail
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.trim().strip_prefix("error: "))
+                    .unwrap_or(detail.trim());
+                errors.push(SettingError {
+                    key: "file_management.filename.filters.regex",
+                    message: format!("`{pattern}` is not a valid regular expression: {reason}"),
+                });
+                None
+            }
+        },
+    };
+    let min_size = check_size(
+        &mut errors,
+        "file_management.filename.filters.min_size_kb",
+        filters.min_size_kb,
+    );
+    let max_size = check_size(
+        &mut errors,
+        "file_management.filename.filters.max_size_kb",
+        filters.max_size_kb,
+    );
+    if let (Some(min), Some(max)) = (min_size, max_size)
+        && min > max
+    {
+        errors.push(SettingError {
+            key: "file_management.filename.filters.min_size_kb",
+            message: "is larger than max_size_kb: no file can match".to_owned(),
+        });
+    }
+
+    let pp = &profile.parallel_processing;
+    let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let workers = if !pp.enabled {
+        NonZeroUsize::MIN
+    } else {
+        match &pp.max_workers {
+            Workers::Auto => cores,
+            Workers::Count(n) => *n,
+            Workers::Invalid(_) => {
+                warnings.push(Warning::InvalidWorkers {
+                    value: pp.max_workers.to_string(),
+                    using: cores.get(),
+                });
+                cores
+            }
+        }
+    };
+    let timeout = match pp.timeout_per_file {
+        None => None,
+        Some(secs) if secs.is_finite() && secs > 0.0 => Duration::try_from_secs_f64(secs).ok(),
+        Some(secs) => {
+            errors.push(SettingError {
+                key: "parallel_processing.timeout_per_file",
+                message: format!(
+                    "{secs} is not a time limit; give a number of seconds above 0, or null for none"
+                ),
+            });
+            None
+        }
+    };
+
+    let archive = &profile.archive;
+    let level = match (archive.compression.levels(), archive.level) {
+        (None, Some(_)) => {
+            warnings.push(Warning::LevelIgnored {
+                compression: archive.compression.name().to_owned(),
+            });
+            None
+        }
+        (None, None) => None,
+        (Some(_), None) => archive.compression.default_level(),
+        (Some(range), Some(level)) if range.contains(&level) => Some(level),
+        (Some(range), Some(level)) => {
+            errors.push(SettingError {
+                key: "archive.level",
+                message: format!(
+                    "{level} is out of range for {}: use {} to {}",
+                    archive.compression.name(),
+                    range.start(),
+                    range.end()
+                ),
+            });
+            None
+        }
+    };
+
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Checked {
+        stem_dir,
+        data_dir,
+        output_dir,
+        stem_extensions,
+        data_extensions,
+        regex,
+        min_size,
+        max_size,
+        settings: RunSettings {
+            workers,
+            timeout,
+            overwrite: profile.default.config.overwrite.output,
+            compression: archive.compression,
+            level,
+            verify: archive.verify,
+            save_error_reports: pp.save_error_reports,
+            progress_reporting: pp.progress_reporting,
+        },
+        warnings,
+    })
+}
+
+/// One directory entry that is (or links to) a regular file.
+struct Listed {
+    name: String,
+    utf8_name: bool,
+    path: PathBuf,
+    size: u64,
+    modified: SystemTime,
+}
+
+/// Lists the regular files directly in `dir` whose extension is in
+/// `extensions`, following links to files; links to folders and broken links
+/// with a matching extension are reported in `warnings`.
+fn list_files(
+    key: &'static str,
+    dir: &Path,
+    extensions: &[String],
+    warnings: &mut Vec<Warning>,
+) -> Result<Vec<Listed>, PlanError> {
+    let list_err = |source| PlanError::List {
+        key,
+        path: dir.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(list_err)? {
+        let entry = entry.map_err(list_err)?;
+        let path = entry.path();
+        let os_name = entry.file_name();
+        let (name, utf8_name) = match os_name.to_str() {
+            Some(s) => (s.to_owned(), true),
+            None => (os_name.to_string_lossy().into_owned(), false),
+        };
+        let wanted = Path::new(&name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| extensions.contains(&e.to_lowercase()));
+        if !wanted || temp::is_temp_name(&name) {
+            continue;
+        }
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        let metadata = if file_type.is_symlink() {
+            match fs::metadata(&path) {
+                Ok(m) if m.is_file() => m,
+                Ok(_) => {
+                    warnings.push(Warning::Passed {
+                        path,
+                        reason: "link to something that is not a file, skipped".to_owned(),
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    warnings.push(Warning::Passed {
+                        path,
+                        reason: format!("broken link, skipped ({e})"),
+                    });
+                    continue;
+                }
+            }
+        } else if file_type.is_file() {
+            match entry.metadata() {
+                Ok(m) => m,
+                Err(e) => {
+                    warnings.push(Warning::Passed {
+                        path,
+                        reason: format!("cannot read its size, skipped ({e})"),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            continue;
+        };
+        out.push(Listed {
+            name,
+            utf8_name,
+            path,
+            size: metadata.len(),
+            modified: metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        });
+    }
+    Ok(out)
+}
+
+/// Which stems take a data file name.
+enum Matcher<'a> {
+    Contains(AhoCorasick),
+    Prefix(HashMap<&'a str, usize>),
+    Exact(HashMap<&'a str, usize>),
+}
+
+impl<'a> Matcher<'a> {
+    fn new(mode: StemMatch, stems: &'a [String]) -> Self {
+        let index = || {
+            stems
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.as_str(), i))
+                .collect()
+        };
+        match mode {
+            // An automaton of zero patterns matches nothing, which is right.
+            StemMatch::Contains => match AhoCorasick::new(stems) {
+                Ok(ac) => Matcher::Contains(ac),
+                Err(_) => Matcher::Prefix(HashMap::new()),
+            },
+            StemMatch::Prefix => Matcher::Prefix(index()),
+            StemMatch::Exact => Matcher::Exact(index()),
+        }
+    }
+
+    /// Indices of the stems `name` belongs to, ascending and unique.
+    fn stems_of(&self, name: &str, out: &mut Vec<usize>) {
+        out.clear();
+        match self {
+            Matcher::Contains(ac) => {
+                out.extend(
+                    ac.find_overlapping_iter(name)
+                        .map(|m| m.pattern().as_usize()),
+                );
+                out.sort_unstable();
+                out.dedup();
+            }
+            Matcher::Prefix(map) => {
+                out.extend(
+                    name.char_indices()
+                        .skip(1)
+                        .map(|(i, _)| &name[..i])
+                        .chain(std::iter::once(name))
+                        .filter_map(|p| map.get(p).copied()),
+                );
+                out.sort_unstable();
+            }
+            Matcher::Exact(map) => {
+                let own = Path::new(name).file_stem().and_then(|s| s.to_str());
+                out.extend(own.and_then(|s| map.get(s).copied()));
+            }
+        }
+    }
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+impl Plan {
+    /// Checks the profile, lists both folders and groups the data files into
+    /// stems. Relative paths resolve against `base_dir` (the profile's folder).
+    pub fn build(profile: &Profile, base_dir: &Path) -> Result<Plan, PlanError> {
+        let checked = check_settings(profile, base_dir).map_err(PlanError::Settings)?;
+        let mut warnings = checked.warnings;
+        let names = &profile.file_management.filename;
+        let filters = &names.filters;
+        let pattern = names.pattern.as_deref().filter(|p| !p.is_empty());
+
+        // Stems, sorted and unique; each keeps the files that named it.
+        let mut stems: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+        for file in list_files(
+            "file_management.input_directory",
+            &checked.stem_dir,
+            &checked.stem_extensions,
+            &mut warnings,
+        )? {
+            if !file.utf8_name {
+                warnings.push(Warning::Passed {
+                    path: file.path,
+                    reason: "stem source name is not valid UTF-8, skipped".to_owned(),
+                });
+                continue;
+            }
+            let Some(stem) = Path::new(&file.name).file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            let keep = pattern.is_none_or(|p| file.name.contains(p))
+                && filters.contains.iter().all(|c| stem.contains(c.as_str()))
+                && !filters
+                    .not_contains
+                    .iter()
+                    .any(|c| stem.contains(c.as_str()))
+                && checked.regex.as_ref().is_none_or(|re| re.is_match(stem))
+                && checked.min_size.is_none_or(|min| file.size >= min)
+                && checked.max_size.is_none_or(|max| file.size <= max);
+            if keep {
+                stems.entry(stem.to_owned()).or_default().push(file.path);
+            }
+        }
+        let stem_names: Vec<String> = stems.keys().cloned().collect();
+        let mut members: Vec<Vec<Member>> = vec![Vec::new(); stem_names.len()];
+
+        // The run's own output must never become input.
+        let output_is_data = same_folder(&checked.output_dir, &checked.data_dir);
+        let own_zips: std::collections::HashSet<String> = if output_is_data {
+            stem_names.iter().map(|s| format!("{s}.zip")).collect()
+        } else {
+            Default::default()
+        };
+
+        let matcher = Matcher::new(profile.archive.stem_match, &stem_names);
+        let mut unclaimed_files = 0;
+        let mut hits = Vec::new();
+        let mut data = list_files(
+            "analysis.input_directory",
+            &checked.data_dir,
+            &checked.data_extensions,
+            &mut warnings,
+        )?;
+        data.sort_by(|a, b| a.name.cmp(&b.name));
+        for file in data {
+            if own_zips.contains(&file.name)
+                || (output_is_data && crate::report::is_report_name(&file.name))
+            {
+                continue;
+            }
+            matcher.stems_of(&file.name, &mut hits);
+            match hits.len() {
+                0 => unclaimed_files += 1,
+                1 => {}
+                _ => warnings.push(Warning::SharedFile {
+                    file: file.name.clone(),
+                    stems: hits.iter().map(|&i| stem_names[i].clone()).collect(),
+                }),
+            }
+            let member = Member {
+                name: file.name,
+                path: file.path,
+                size: file.size,
+                modified: file.modified,
+                utf8_name: file.utf8_name,
+            };
+            for &i in &hits {
+                members[i].push(member.clone());
+            }
+        }
+
+        let stems: Vec<Stem> = stems
+            .into_iter()
+            .zip(members)
+            .map(|((name, sources), members)| Stem {
+                name,
+                sources,
+                members,
+            })
+            .collect();
+        warnings.extend(stems.iter().filter(|s| s.members.is_empty()).map(|s| {
+            Warning::EmptyStem {
+                stem: s.name.clone(),
+            }
+        }));
+        if unclaimed_files > 0 {
+            warnings.push(Warning::UnclaimedFiles {
+                count: unclaimed_files,
+            });
+        }
+        Ok(Plan {
+            profile: profile.clone(),
+            profile_path: None,
+            stem_dir: checked.stem_dir,
+            data_dir: checked.data_dir,
+            output_dir: checked.output_dir,
+            settings: checked.settings,
+            stems,
+            unclaimed_files,
+            warnings,
+        })
+    }
+
+    /// Loads a profile file (with overrides) and plans it against its own folder.
+    pub fn from_file(
+        path: &Path,
+        overrides: &[crate::profile::Override],
+    ) -> Result<Plan, crate::Error> {
+        let profile = Profile::load_with(path, overrides)?;
+        let base_dir = profile_dir(path);
+        let mut plan = Plan::build(&profile, &base_dir)?;
+        plan.profile_path = Some(path.to_owned());
+        Ok(plan)
+    }
+
+    /// Keeps only the stems whose names `keep` accepts (for retrying failures).
+    pub fn retain_stems(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.stems.retain(|s| keep(&s.name));
+    }
+
+    /// Total bytes of all members of all stems.
+    pub fn total_size(&self) -> u64 {
+        self.stems.iter().map(Stem::total_size).sum()
+    }
+}
+
+/// The folder relative paths of the profile at `path` resolve against.
+pub fn profile_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}

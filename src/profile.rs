@@ -1,0 +1,672 @@
+//! The YAML profile as the user wrote it: the model, its defaults, loading,
+//! saving and `--set KEY=VALUE` overrides.
+//!
+//! A profile is a superset of the Python `assetutilities` zip-by-stem
+//! configuration: every such file loads unchanged. Keys stemzip does not know
+//! (`meta`, `basename`, `default.log_level`, `analysis_settings`, …) are kept
+//! aside and written back on save, so a profile survives a load/save round
+//! trip through the window. Nothing here touches the folders the profile
+//! names: turning a profile into work is [`crate::plan`]'s job.
+
+use std::fmt;
+use std::fs;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_yaml::{Mapping, Value};
+
+/// A whole profile: every section of the YAML file, with defaults for the
+/// sections and keys that are missing.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Profile {
+    /// Where the stem sources are and where the zips go.
+    pub file_management: FileManagement,
+    /// Where the data files to archive are.
+    pub analysis: Analysis,
+    /// How many stems run at once, and per-stem limits.
+    pub parallel_processing: ParallelProcessing,
+    /// The Python tool's `default` section (only `config.overwrite.output` is used).
+    pub default: Defaults,
+    /// How members are matched to stems and how the zip is written.
+    pub archive: ArchiveSettings,
+    /// Keys of the document that stemzip does not use, kept for saving.
+    #[serde(skip)]
+    unknown: Mapping,
+}
+
+/// `file_management`: the stem-source folder, its filters and the output folder.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileManagement {
+    /// Folder of stem-source files; default: the profile's own folder.
+    pub input_directory: Option<String>,
+    /// Folder the zips are written to; default `results`.
+    pub output_directory: Option<String>,
+    /// Which files in the input folder name stems.
+    pub filename: StemFilename,
+}
+
+/// `file_management.filename`: which files are stem sources.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StemFilename {
+    /// Stem-source extensions, without or with a leading dot (`[yml]`).
+    #[serde(deserialize_with = "string_list")]
+    pub extension: Vec<String>,
+    /// A stem source's file name must contain this text.
+    pub pattern: Option<String>,
+    /// Conditions on the stem and on the stem-source file.
+    pub filters: Filters,
+}
+
+/// `file_management.filename.filters`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Filters {
+    /// The stem must contain every one of these.
+    #[serde(deserialize_with = "string_list")]
+    pub contains: Vec<String>,
+    /// The stem must contain none of these.
+    #[serde(deserialize_with = "string_list")]
+    pub not_contains: Vec<String>,
+    /// The stem must match this regular expression somewhere.
+    pub regex: Option<String>,
+    /// The stem-source file must be at least this many KiB.
+    pub min_size_kb: Option<f64>,
+    /// The stem-source file must be at most this many KiB.
+    pub max_size_kb: Option<f64>,
+}
+
+/// `analysis`: the data files that go into the zips.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Analysis {
+    /// Folder of data files (required).
+    pub input_directory: Option<String>,
+    /// Which data files are archived.
+    pub filename: DataFilename,
+}
+
+/// `analysis.filename`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DataFilename {
+    /// Data-file extensions to include (required, non-empty).
+    #[serde(deserialize_with = "string_list")]
+    pub extension: Vec<String>,
+}
+
+/// `parallel_processing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ParallelProcessing {
+    /// `false`: one stem at a time.
+    pub enabled: bool,
+    /// `auto` (every core) or a positive number of workers.
+    pub max_workers: Workers,
+    /// Seconds one stem may take before it fails as timed out.
+    pub timeout_per_file: Option<f64>,
+    /// Write an error report into the output folder when a stem does not succeed.
+    pub save_error_reports: bool,
+    /// Show progress on the terminal.
+    pub progress_reporting: bool,
+}
+
+impl Default for ParallelProcessing {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_workers: Workers::Auto,
+            timeout_per_file: None,
+            save_error_reports: false,
+            progress_reporting: true,
+        }
+    }
+}
+
+/// `default` (the Python tool's section name).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Defaults {
+    /// `default.config`.
+    pub config: DefaultConfig,
+}
+
+/// `default.config`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DefaultConfig {
+    /// `default.config.overwrite`.
+    pub overwrite: Overwrite,
+}
+
+/// `default.config.overwrite`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Overwrite {
+    /// `false`: an existing `<stem>.zip` is left alone and the stem skipped.
+    pub output: bool,
+}
+
+impl Default for Overwrite {
+    fn default() -> Self {
+        Self { output: true }
+    }
+}
+
+/// `archive`: stemzip's own section.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ArchiveSettings {
+    /// How a data file's name is matched against a stem.
+    pub stem_match: StemMatch,
+    /// How entries are compressed.
+    pub compression: Compression,
+    /// Compression level; `None` is the method's default.
+    pub level: Option<i64>,
+    /// Read every zip back and check each entry's CRC-32 before the stem counts as done.
+    pub verify: bool,
+}
+
+/// How data files are matched to a stem (matching is case-sensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StemMatch {
+    /// The file name contains the stem anywhere (the Python tool's rule).
+    #[default]
+    Contains,
+    /// The file name starts with the stem.
+    Prefix,
+    /// The file name without its last extension equals the stem.
+    Exact,
+}
+
+impl StemMatch {
+    /// Every mode, in the order a form lists them.
+    pub const ALL: [StemMatch; 3] = [StemMatch::Contains, StemMatch::Prefix, StemMatch::Exact];
+
+    /// The mode's name as written in a profile.
+    pub fn name(self) -> &'static str {
+        match self {
+            StemMatch::Contains => "contains",
+            StemMatch::Prefix => "prefix",
+            StemMatch::Exact => "exact",
+        }
+    }
+
+    /// One line saying what the mode does, for help texts.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            StemMatch::Contains => {
+                "file name contains the stem anywhere (caseA takes caseA_part1.csv and x_caseA.csv; the Python tool's rule)"
+            }
+            StemMatch::Prefix => "file name starts with the stem (caseA takes caseA_part1.csv)",
+            StemMatch::Exact => {
+                "file name without its extension equals the stem (caseA takes caseA.csv only)"
+            }
+        }
+    }
+}
+
+/// Compression method of the zip entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// No compression (what the Python tool wrote).
+    #[default]
+    Stored,
+    /// Deflate, readable by every zip tool; levels 1–9.
+    Deflate,
+    /// Zstandard (method 93); levels 1–22; not every reader supports it.
+    Zstd,
+}
+
+impl Compression {
+    /// Every method, in the order a form lists them.
+    pub const ALL: [Compression; 3] =
+        [Compression::Stored, Compression::Deflate, Compression::Zstd];
+
+    /// The method's name as written in a profile.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Stored => "stored",
+            Compression::Deflate => "deflate",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The levels the method accepts, or `None` when it takes no level.
+    pub fn levels(self) -> Option<std::ops::RangeInclusive<i64>> {
+        match self {
+            Compression::Stored => None,
+            Compression::Deflate => Some(1..=9),
+            Compression::Zstd => Some(1..=22),
+        }
+    }
+
+    /// The level used when the profile sets none.
+    pub fn default_level(self) -> Option<i64> {
+        match self {
+            Compression::Stored => None,
+            Compression::Deflate => Some(6),
+            Compression::Zstd => Some(3),
+        }
+    }
+}
+
+/// `parallel_processing.max_workers`: `auto`, a positive count, or something
+/// else, which the plan warns about and treats as `auto` (as the issue asks:
+/// an invalid value does not stop the run).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Workers {
+    /// One worker per core.
+    #[default]
+    Auto,
+    /// Exactly this many workers.
+    Count(NonZeroUsize),
+    /// A value that is neither; kept as written so saving does not change it.
+    Invalid(Value),
+}
+
+impl Serialize for Workers {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Workers::Auto => serializer.serialize_str("auto"),
+            Workers::Count(n) => serializer.serialize_u64(n.get() as u64),
+            Workers::Invalid(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Workers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(match &value {
+            Value::Null => Workers::Auto,
+            Value::String(s) if s.trim().eq_ignore_ascii_case("auto") => Workers::Auto,
+            Value::Number(n) => match n
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .and_then(NonZeroUsize::new)
+            {
+                Some(n) => Workers::Count(n),
+                None => Workers::Invalid(value),
+            },
+            _ => Workers::Invalid(value),
+        })
+    }
+}
+
+impl fmt::Display for Workers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Workers::Auto => f.write_str("auto"),
+            Workers::Count(n) => write!(f, "{n}"),
+            Workers::Invalid(value) => f.write_str(&value_text(value)),
+        }
+    }
+}
+
+/// A list of strings that may also be written as one string or as `null`.
+fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    use serde::de::Error;
+    let value = Value::deserialize(deserializer)?;
+    let item = |v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(D::Error::custom(format!(
+            "expected a list of names such as [csv], found {}",
+            value_text(other)
+        ))),
+    };
+    match &value {
+        Value::Null => Ok(Vec::new()),
+        Value::Sequence(items) => items.iter().map(item).collect(),
+        other => item(other).map(|s| vec![s]),
+    }
+}
+
+/// A short YAML rendering of a value for error messages.
+pub(crate) fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("`{s}`"),
+        Value::Null => "nothing (null)".to_owned(),
+        other => serde_yaml::to_string(other)
+            .map(|s| format!("`{}`", s.trim_end()))
+            .unwrap_or_else(|_| "a value".to_owned()),
+    }
+}
+
+/// Why a profile could not be read, parsed or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        /// The profile file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The text is not valid YAML.
+    #[error("{origin}: YAML syntax error{at}: {message}", at = at_line(*.line, *.column))]
+    Syntax {
+        /// The profile file (or `profile` for text).
+        origin: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// What the parser said.
+        message: String,
+    },
+    /// A key holds a value of the wrong kind.
+    #[error("{origin}: `{key}`: {message}")]
+    Invalid {
+        /// The profile file (or `profile` for text).
+        origin: String,
+        /// The dotted key, e.g. `archive.compression`.
+        key: String,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// A `--set KEY=VALUE` argument is malformed or names no known key.
+    #[error("--set {arg}: {message}")]
+    Override {
+        /// The argument as given.
+        arg: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The profile could not be written.
+    #[error("cannot write profile {path}: {source}")]
+    Write {
+        /// The destination.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+fn at_line(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
+        (Some(l), None) => format!(" at line {l}"),
+        _ => String::new(),
+    }
+}
+
+/// One `--set KEY=VALUE` override: a dotted key path and a YAML value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// The argument as the user wrote it, for messages.
+    pub arg: String,
+    /// Key path, e.g. `["parallel_processing", "max_workers"]`.
+    pub path: Vec<String>,
+    /// The value, parsed as YAML (`1` is a number, `[csv, txt]` a list).
+    pub value: Value,
+}
+
+impl std::str::FromStr for Override {
+    type Err = ProfileError;
+
+    fn from_str(arg: &str) -> Result<Self, Self::Err> {
+        let bad = |message: &str| ProfileError::Override {
+            arg: arg.to_owned(),
+            message: message.to_owned(),
+        };
+        let (key, raw) = arg
+            .split_once('=')
+            .ok_or_else(|| bad("expected KEY=VALUE, e.g. archive.compression=deflate"))?;
+        let path: Vec<String> = key.trim().split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(bad("the key is empty or has an empty part"));
+        }
+        let known = known_keys();
+        let dotted = path.join(".");
+        if !known.iter().any(|k| *k == dotted) {
+            return Err(bad(&format!(
+                "`{dotted}` is not a profile key; known keys: {}",
+                known.join(", ")
+            )));
+        }
+        let value = if raw.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_yaml::from_str(raw).map_err(|e| bad(&format!("the value is not YAML: {e}")))?
+        };
+        Ok(Override {
+            arg: arg.to_owned(),
+            path,
+            value,
+        })
+    }
+}
+
+/// Every key stemzip reads, as dotted paths (`archive.compression`, …).
+pub fn known_keys() -> Vec<String> {
+    fn walk(prefix: &str, value: &Value, out: &mut Vec<String>) {
+        if let Value::Mapping(map) = value {
+            for (k, v) in map {
+                let key = match k.as_str() {
+                    Some(k) if prefix.is_empty() => k.to_owned(),
+                    Some(k) => format!("{prefix}.{k}"),
+                    None => continue,
+                };
+                if matches!(v, Value::Mapping(_)) {
+                    walk(&key, v, out);
+                } else {
+                    out.push(key);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(value) = serde_yaml::to_value(Profile::default()) {
+        walk("", &value, &mut out);
+    }
+    out
+}
+
+impl Profile {
+    /// Reads a profile file.
+    pub fn load(path: &Path) -> Result<Self, ProfileError> {
+        Self::load_with(path, &[])
+    }
+
+    /// Reads a profile file and applies `--set` overrides before checking types.
+    pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Self, ProfileError> {
+        let text = fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses profile text; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &str, overrides: &[Override]) -> Result<Self, ProfileError> {
+        let mut document: Value = serde_yaml::from_str(text).map_err(|e| {
+            let location = e.location();
+            ProfileError::Syntax {
+                origin: origin.to_owned(),
+                line: location.as_ref().map(serde_yaml::Location::line),
+                column: location.as_ref().map(serde_yaml::Location::column),
+                message: strip_location(&e.to_string()),
+            }
+        })?;
+        match &document {
+            Value::Mapping(_) => {}
+            Value::Null => document = Value::Mapping(Mapping::new()),
+            other => {
+                return Err(ProfileError::Invalid {
+                    origin: origin.to_owned(),
+                    key: "(top level)".to_owned(),
+                    message: format!(
+                        "a profile is a mapping of sections such as `analysis:`, found {}",
+                        value_text(other)
+                    ),
+                });
+            }
+        }
+        for o in overrides {
+            set_path(&mut document, &o.path, o.value.clone()).map_err(|message| {
+                ProfileError::Override {
+                    arg: o.arg.clone(),
+                    message,
+                }
+            })?;
+        }
+        let mut profile: Profile =
+            serde_path_to_error::deserialize(document.clone()).map_err(|e| {
+                ProfileError::Invalid {
+                    origin: origin.to_owned(),
+                    key: e.path().to_string(),
+                    message: e.inner().to_string(),
+                }
+            })?;
+        let known = serde_yaml::to_value(&profile).unwrap_or(Value::Null);
+        profile.unknown = match subtract(document, &known) {
+            Some(Value::Mapping(map)) => map,
+            _ => Mapping::new(),
+        };
+        Ok(profile)
+    }
+
+    /// The profile as YAML: stemzip's keys merged into the keys it kept aside.
+    pub fn to_yaml(&self) -> String {
+        let mut document = Value::Mapping(self.unknown.clone());
+        if let Ok(known) = serde_yaml::to_value(self) {
+            merge(&mut document, known);
+        }
+        serde_yaml::to_string(&document).unwrap_or_default()
+    }
+
+    /// Writes the profile to `path`, atomically (a temporary file renamed into place).
+    pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
+        let write_err = |source| ProfileError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".stemzip-profile-")
+            .tempfile_in(dir)
+            .map_err(write_err)?;
+        std::io::Write::write_all(&mut file, self.to_yaml().as_bytes()).map_err(write_err)?;
+        file.as_file().sync_all().map_err(write_err)?;
+        file.persist(path).map_err(|e| write_err(e.error))?;
+        Ok(())
+    }
+
+    /// The top-level and nested keys of the loaded file that stemzip does not use.
+    pub fn unknown_keys(&self) -> &Mapping {
+        &self.unknown
+    }
+}
+
+/// serde_yaml puts " at line L column C" into its message; we report it separately.
+fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Sets `path` in `document` to `value`, creating sections as needed.
+fn set_path(document: &mut Value, path: &[String], value: Value) -> Result<(), String> {
+    let Some((last, parents)) = path.split_last() else {
+        return Err("empty key".to_owned());
+    };
+    let mut node = document;
+    for (i, part) in parents.iter().enumerate() {
+        let Value::Mapping(map) = node else {
+            return Err(format!("`{}` is not a section", path[..i].join(".")));
+        };
+        let key = Value::String(part.clone());
+        if !matches!(map.get(&key), Some(Value::Mapping(_))) {
+            map.insert(key.clone(), Value::Mapping(Mapping::new()));
+        }
+        node = map
+            .get_mut(&key)
+            .ok_or_else(|| format!("cannot create section `{part}`"))?;
+    }
+    match node {
+        Value::Mapping(map) => {
+            map.insert(Value::String(last.clone()), value);
+            Ok(())
+        }
+        _ => Err(format!("`{}` is not a section", parents.join("."))),
+    }
+}
+
+/// What is in `document` but not a key of `known`; `None` when nothing is left.
+fn subtract(document: Value, known: &Value) -> Option<Value> {
+    match (document, known) {
+        (Value::Mapping(doc), Value::Mapping(known)) => {
+            let mut rest = Mapping::new();
+            for (k, v) in doc {
+                match known.get(&k) {
+                    Some(kv) => {
+                        if let Some(left) = subtract(v, kv) {
+                            rest.insert(k, left);
+                        }
+                    }
+                    None => {
+                        rest.insert(k, v);
+                    }
+                }
+            }
+            (!rest.is_empty()).then_some(Value::Mapping(rest))
+        }
+        // A known leaf: the typed profile owns it.
+        _ => None,
+    }
+}
+
+/// Overlays `top` onto `base`: mappings merge key by key (keeping `base`'s
+/// order), anything else in `top` replaces what `base` had.
+fn merge(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Mapping(base), Value::Mapping(top)) => {
+            for (k, v) in top {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (base, top) => *base = top,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_era_keys_survive_a_round_trip() {
+        let text = "meta:\n  library: x\nbasename: zip_utilities\ndefault:\n  log_level: INFO\n  config:\n    overwrite:\n      output: True\nanalysis:\n  flag: True\n  input_directory: csv\n  filename:\n    extension: [csv]\n";
+        let p = Profile::parse(text, "t", &[]).unwrap();
+        assert_eq!(p.analysis.input_directory.as_deref(), Some("csv"));
+        let again = Profile::parse(&p.to_yaml(), "t", &[]).unwrap();
+        assert_eq!(p, again);
+        let yaml = again.to_yaml();
+        assert!(yaml.contains("log_level: INFO"), "{yaml}");
+        assert!(yaml.contains("library: x"), "{yaml}");
+        assert!(yaml.contains("flag: true"), "{yaml}");
+    }
+
+    #[test]
+    fn overrides_must_name_known_keys() {
+        assert!("archive.compresion=deflate".parse::<Override>().is_err());
+        let o: Override = "parallel_processing.max_workers=3".parse().unwrap();
+        assert_eq!(o.value, Value::Number(3.into()));
+    }
+}
