@@ -188,14 +188,25 @@ fn print_plan(plan: &Plan, json: bool) {
 }
 
 fn print_summary(s: &Summary) {
+    let counts: Vec<String> = [
+        (s.done, "done"),
+        (s.failed, "failed"),
+        (s.timed_out, "timed out"),
+        (s.skipped, "skipped"),
+        (s.cancelled, "cancelled"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
     println!(
-        "{} stems: {} done, {} failed, {} timed out, {} skipped, {} cancelled; {} in, {} out, {:.1} s ({}/s)",
+        "{} stems: {}; {} in, {} out, {:.1} s ({}/s)",
         s.stems,
-        s.done,
-        s.failed,
-        s.timed_out,
-        s.skipped,
-        s.cancelled,
+        if counts.is_empty() {
+            "nothing to do".to_owned()
+        } else {
+            counts.join(", ")
+        },
         BinaryBytes(s.bytes_in),
         BinaryBytes(s.bytes_out),
         s.seconds,
@@ -290,15 +301,11 @@ impl Progress {
                     Event::TimedOut { seconds, .. } => {
                         self.line(&format!("{counter} TIMED OUT {name} after {seconds:.1} s"));
                     }
-                    Event::Skipped { reason, .. } => {
-                        if self.plain {
-                            self.line(&format!("{counter} skipped {name}: {reason}"));
-                        }
+                    Event::Skipped { reason, .. } if self.plain => {
+                        self.line(&format!("{counter} skipped {name}: {reason}"));
                     }
-                    Event::Cancelled { .. } => {
-                        if self.plain {
-                            self.line(&format!("{counter} cancelled {name}"));
-                        }
+                    Event::Cancelled { .. } if self.plain => {
+                        self.line(&format!("{counter} cancelled {name}"));
                     }
                     _ => {}
                 }

@@ -426,7 +426,7 @@ impl std::str::FromStr for Override {
         }
         let known = known_keys();
         let dotted = path.join(".");
-        if !known.iter().any(|k| *k == dotted) {
+        if !known.contains(&dotted) {
             return Err(bad(&format!(
                 "`{dotted}` is not a profile key; known keys: {}",
                 known.join(", ")

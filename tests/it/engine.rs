@@ -1,0 +1,332 @@
+//! The engine: events, parallel equals sequential, overwrite, timeout,
+//! cancel, error isolation, no partial files, Zip64, error reports.
+
+use std::collections::HashMap;
+use std::fs;
+use std::time::Duration;
+
+use stemzip::report::Report;
+use stemzip::{Event, StemStatus};
+
+use crate::helpers::*;
+
+/// Makes `rel` a sparse file of `size` bytes: slow to archive, cheap to create.
+fn sparse(t: &Tree, rel: &str, size: u64) {
+    let f = fs::File::create(t.path().join(rel)).unwrap();
+    f.set_len(size).unwrap();
+}
+
+fn csv_rows(seed: u64, rows: usize) -> String {
+    let mut s = String::from("time,tension,shear\n");
+    for r in 0..rows {
+        let x = (seed * 7919 + r as u64 * 104_729) % 100_000;
+        s.push_str(&format!(
+            "{:.1},{}.{:03},{}\n",
+            r as f64 * 0.1,
+            x / 1000,
+            x % 1000,
+            x * 3 % 977
+        ));
+    }
+    s
+}
+
+#[test]
+fn every_stem_gets_one_queued_and_one_terminal_event_and_the_summary_comes_last() {
+    let t = Tree::new();
+    t.stems(&["a", "b", "c", "empty"])
+        .data(&["a_1.csv", "a_2.csv", "b_1.csv", "c_1.csv"]);
+    let (events, summary) = execute(plan(&t.profile("")));
+    let mut queued: HashMap<usize, usize> = HashMap::new();
+    let mut terminal: HashMap<usize, usize> = HashMap::new();
+    let mut started: HashMap<usize, usize> = HashMap::new();
+    for e in &events[..events.len() - 1] {
+        let i = e.stem().expect("only the last event is the summary");
+        match e.status().unwrap() {
+            StemStatus::Queued => *queued.entry(i).or_default() += 1,
+            StemStatus::Running => {
+                if matches!(e, Event::Started { .. }) {
+                    *started.entry(i).or_default() += 1;
+                }
+                assert!(
+                    !terminal.contains_key(&i),
+                    "event after the end of stem {i}"
+                );
+            }
+            _ => *terminal.entry(i).or_default() += 1,
+        }
+    }
+    for i in 0..4 {
+        assert_eq!(queued.get(&i), Some(&1));
+        assert_eq!(terminal.get(&i), Some(&1));
+        assert!(started.get(&i).copied().unwrap_or(0) <= 1);
+    }
+    assert_eq!((summary.stems, summary.done, summary.skipped), (4, 3, 1));
+    assert!(summary.bytes_in > 0 && summary.bytes_out > summary.bytes_in);
+}
+
+#[test]
+fn sequential_and_parallel_runs_write_byte_identical_zips() {
+    let t = Tree::new();
+    let stems: Vec<String> = (0..12).map(|i| format!("case{i:02}")).collect();
+    for (i, s) in stems.iter().enumerate() {
+        t.file(&format!("yml/{s}.yml"), "");
+        for part in 0..3 {
+            t.file(
+                &format!("csv/{s}_part{part}.csv"),
+                csv_rows(i as u64 * 10 + part, 400 * (i + 1)),
+            );
+        }
+    }
+    let p = t.profile("archive:\n  compression: deflate\n");
+    let one = plan_with(
+        &p,
+        &[
+            "parallel_processing.enabled=false",
+            "file_management.output_directory=one",
+        ],
+    );
+    assert_eq!(one.settings.workers.get(), 1);
+    let many = plan_with(
+        &p,
+        &[
+            "parallel_processing.max_workers=4",
+            "file_management.output_directory=many",
+        ],
+    );
+    assert_eq!(execute(one).1.done, 12);
+    assert_eq!(execute(many).1.done, 12);
+    for s in &stems {
+        let a = fs::read(t.path().join(format!("one/{s}.zip"))).unwrap();
+        let b = fs::read(t.path().join(format!("many/{s}.zip"))).unwrap();
+        assert!(a == b, "{s}.zip differs between 1 and 4 workers");
+    }
+    check_with_readers(&t.path().join("many/case11.zip"));
+}
+
+#[test]
+fn every_compression_round_trips_the_exact_bytes() {
+    for compression in ["stored", "deflate", "zstd"] {
+        let t = Tree::new();
+        t.stems(&["s"]);
+        let data = csv_rows(3, 5000);
+        t.file("csv/s_1.csv", &data);
+        t.file("csv/s_2.csv", "");
+        let p = t.profile(&format!(
+            "archive:\n  compression: {compression}\n  verify: true\n"
+        ));
+        let (_, summary) = execute(plan(&p));
+        assert_eq!(summary.done, 1, "{compression}");
+        let entries = read_zip(&t.out().join("s.zip"));
+        assert_eq!(
+            entries[0],
+            ("s_1.csv".to_owned(), data.into_bytes()),
+            "{compression}"
+        );
+        assert_eq!(
+            entries[1],
+            ("s_2.csv".to_owned(), Vec::new()),
+            "{compression}"
+        );
+        if compression == "deflate" {
+            assert!(summary.bytes_out < summary.bytes_in / 2);
+        }
+        if compression == "zstd" {
+            check_zstd_with_readers(&t.out().join("s.zip"));
+        } else {
+            check_with_readers(&t.out().join("s.zip"));
+        }
+    }
+}
+
+#[test]
+fn overwrite_off_leaves_an_existing_zip_alone_and_skips_its_stem() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    t.file("zip/a.zip", "the user's old zip");
+    let p = t.profile("default:\n  config:\n    overwrite:\n      output: false\n");
+    let (events, summary) = execute(plan(&p));
+    assert!(
+        matches!(outcome(&events, "a"), Event::Skipped { reason, .. } if reason.contains("exists"))
+    );
+    assert_eq!(
+        fs::read(t.out().join("a.zip")).unwrap(),
+        b"the user's old zip"
+    );
+    assert_eq!(zip_names(&t.out().join("b.zip")), ["b_1.csv"]);
+    assert_eq!((summary.done, summary.skipped), (1, 1));
+}
+
+#[test]
+fn overwrite_on_replaces_an_existing_zip() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    t.file("zip/a.zip", "old");
+    execute(plan(&t.profile("")));
+    assert_eq!(zip_names(&t.out().join("a.zip")), ["a_1.csv"]);
+}
+
+#[test]
+fn a_failing_stem_does_not_stop_the_others_and_leaves_no_partial_file() {
+    let t = Tree::new();
+    t.stems(&["alpha", "bravo", "charlie"]).data(&[
+        "alpha_1.csv",
+        "bravo_1.csv",
+        "bravo_2.csv",
+        "charlie_1.csv",
+    ]);
+    // An earlier, complete bravo.zip must survive the failed attempt untouched.
+    t.file("zip/bravo.zip", "previous complete zip");
+    let p = t.profile("");
+    let plan = plan(&p);
+    // bravo_2 vanishes after planning: bravo fails after bravo_1 went into its temporary zip.
+    fs::remove_file(t.path().join("csv/bravo_2.csv")).unwrap();
+    let (events, summary) = execute(plan);
+    match outcome(&events, "bravo") {
+        Event::Failed { error, .. } => {
+            assert!(error.contains("bravo_2.csv"), "{error}");
+            assert!(error.contains("No such file"), "{error}");
+        }
+        other => panic!("bravo did not fail: {other:?}"),
+    }
+    assert_eq!((summary.done, summary.failed), (2, 1));
+    assert_eq!(zip_names(&t.out().join("alpha.zip")), ["alpha_1.csv"]);
+    assert_eq!(zip_names(&t.out().join("charlie.zip")), ["charlie_1.csv"]);
+    assert_eq!(
+        fs::read(t.out().join("bravo.zip")).unwrap(),
+        b"previous complete zip"
+    );
+    assert_eq!(t.outputs(), ["alpha.zip", "bravo.zip", "charlie.zip"]);
+}
+
+#[test]
+fn a_stem_over_its_timeout_is_stopped_promptly_and_the_others_finish() {
+    let t = Tree::new();
+    t.stems(&["big", "small"]).data(&["small_1.csv"]);
+    sparse(&t, "csv/big_1.csv", 64 << 30);
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 2\n  timeout_per_file: 0.5\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let (events, summary) = execute(plan(&p));
+    match outcome(&events, "big") {
+        Event::TimedOut { seconds, .. } => assert!(*seconds < 1.5, "stopped after {seconds} s"),
+        other => panic!("big did not time out: {other:?}"),
+    }
+    assert!(matches!(outcome(&events, "small"), Event::Finished { .. }));
+    assert_eq!((summary.done, summary.timed_out), (1, 1));
+    assert_eq!(t.outputs(), ["small.zip"]);
+}
+
+#[test]
+fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files() {
+    let t = Tree::new();
+    t.stems(&["big", "small"]).data(&["small_1.csv"]);
+    sparse(&t, "csv/big_1.csv", 64 << 30);
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let run = stemzip::engine::start(plan(&p));
+    let mut events = Vec::new();
+    // The largest stem starts first; cancel once it is writing.
+    loop {
+        let e = run.events().recv_timeout(Duration::from_secs(60)).unwrap();
+        let started_big = matches!(&e, Event::Progress { name, .. } if name == "big");
+        events.push(e);
+        if started_big {
+            break;
+        }
+    }
+    run.cancel();
+    let cancelled_at = std::time::Instant::now();
+    events.extend(run.events().iter());
+    assert!(cancelled_at.elapsed() < Duration::from_secs(1));
+    assert!(matches!(outcome(&events, "big"), Event::Cancelled { .. }));
+    assert!(matches!(outcome(&events, "small"), Event::Cancelled { .. }));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::Started { name, .. } if name == "small"))
+    );
+    let Some(Event::RunFinished(summary)) = events.last() else {
+        panic!()
+    };
+    assert!(summary.was_cancelled);
+    assert_eq!(summary.cancelled, 2);
+    assert!(t.outputs().is_empty(), "{:?}", t.outputs());
+}
+
+#[test]
+fn more_than_65535_members_make_a_zip64_archive() {
+    let t = Tree::new();
+    t.stems(&["many"]);
+    let n = 65_600;
+    for i in 0..n {
+        fs::write(t.path().join(format!("csv/many_{i:05}.csv")), i.to_string()).unwrap();
+    }
+    let (_, summary) = execute(plan(&t.profile("")));
+    assert_eq!(summary.done, 1);
+    let zip = t.out().join("many.zip");
+    let archive = zip::ZipArchive::new(fs::File::open(&zip).unwrap()).unwrap();
+    assert_eq!(archive.len(), n);
+    let raw = fs::read(&zip).unwrap();
+    // Zip64 end of central directory record signature.
+    assert!(
+        raw.windows(4).any(|w| w == [0x50, 0x4b, 0x06, 0x06]),
+        "no Zip64 end record"
+    );
+    check_with_readers(&zip);
+}
+
+#[test]
+fn a_killed_runs_temporary_files_are_removed_by_the_next_run_and_user_files_are_not() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    t.file("zip/.stemzip-Ab3dE5gH9jK1.partial", "left by a killed run");
+    t.file("zip/.stemzip-notes.partial", "the user's");
+    t.file("zip/mine.partial", "the user's");
+    execute(plan(&t.profile("")));
+    assert_eq!(
+        t.outputs(),
+        [".stemzip-notes.partial", "a.zip", "mine.partial"]
+    );
+}
+
+#[test]
+fn save_error_reports_writes_a_report_listing_each_failed_stem() {
+    let t = Tree::new();
+    t.stems(&["good", "bad"]).data(&["good_1.csv", "bad_1.csv"]);
+    let p = t.profile("parallel_processing:\n  save_error_reports: true\n");
+    let plan = plan(&p);
+    fs::remove_file(t.path().join("csv/bad_1.csv")).unwrap();
+    let (_, summary) = execute(plan);
+    let path = summary.report.clone().expect("a report path");
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with("stemzip-report-") && name.ends_with("Z.yaml"),
+        "{name}"
+    );
+    let report = Report::load(&path).unwrap();
+    assert_eq!(report.stems.len(), 1);
+    let bad = &report.stems[0];
+    assert_eq!((bad.stem.as_str(), bad.status), ("bad", StemStatus::Failed));
+    assert!(bad.error.as_deref().unwrap().contains("bad_1.csv"));
+    assert!(bad.members[0].ends_with("csv/bad_1.csv"));
+    assert_eq!(report.failed_stems(), ["bad"]);
+    assert_eq!(report.summary.failed, 1);
+    assert_eq!(
+        report.profile().unwrap(),
+        stemzip::Profile::load(&p).unwrap()
+    );
+    assert_eq!(report.profile_path.as_deref(), Some(p.as_path()));
+}
+
+#[test]
+fn no_report_is_written_when_every_stem_succeeds() {
+    let t = Tree::new();
+    t.stems(&["good"]).data(&["good_1.csv"]);
+    let (_, summary) = execute(plan(
+        &t.profile("parallel_processing:\n  save_error_reports: true\n"),
+    ));
+    assert_eq!(summary.report, None);
+    assert_eq!(t.outputs(), ["good.zip"]);
+}

@@ -1,0 +1,8 @@
+//! Integration tests: one binary, shared helpers for temporary trees.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod engine;
+mod grouping;
+mod helpers;
+mod profiles;
