@@ -41,6 +41,18 @@ pub struct Cli {
 pub enum Command {
     /// Zip every stem a profile describes.
     Run(RunArgs),
+    /// Open the window (what `stemzip` with no arguments does).
+    Gui(GuiArgs),
+}
+
+/// Arguments of `stemzip gui`.
+#[derive(Debug, Args)]
+pub struct GuiArgs {
+    /// A profile to open (default: the last one, or the bundled example on first launch).
+    pub profile: Option<PathBuf>,
+    /// Start running the profile at once.
+    #[arg(long, requires = "profile")]
+    pub run: bool,
 }
 
 /// Arguments of `stemzip run`.

@@ -11,11 +11,17 @@
 //! - [`engine`]: a plan run on a rayon pool, reporting [`engine::Event`]s;
 //! - [`archive`]: one stem's zip, written to a temporary file and renamed;
 //! - [`report`]: the run report written for failed stems;
-//! - [`cli`]: the `stemzip run` front end.
+//! - [`cli`]: the `stemzip run` front end;
+//! - [`example`]: the bundled example, embedded for a first launch;
+//! - `gui` (feature `gui`, on by default): the desktop window, a second thin
+//!   front end over the same engine. Nothing else depends on egui.
 
 pub mod archive;
 pub mod cli;
 pub mod engine;
+pub mod example;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod plan;
 pub mod profile;
 pub mod report;

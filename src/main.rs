@@ -2,17 +2,40 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use stemzip::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => stemzip::cli::run(&args),
-        None => {
-            // The window comes with the desktop issue; until then, help.
-            let _ = Cli::command().print_help();
-            ExitCode::SUCCESS
+        Some(Command::Gui(args)) => window(args.profile, args.run),
+        None => window(None, false),
+    }
+}
+
+#[cfg(feature = "gui")]
+fn window(profile: Option<std::path::PathBuf>, run_now: bool) -> ExitCode {
+    let options = stemzip::gui::AppOptions {
+        config_dir: stemzip::gui::config_dir(),
+        profile,
+        run_now,
+    };
+    match stemzip::gui::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
+}
+
+#[cfg(not(feature = "gui"))]
+fn window(_profile: Option<std::path::PathBuf>, _run_now: bool) -> ExitCode {
+    use clap::CommandFactory;
+    eprintln!(
+        "this stemzip was built without the window (feature `gui`); use `stemzip run PROFILE`"
+    );
+    let _ = Cli::command().print_help();
+    ExitCode::from(stemzip::cli::EXIT_BAD_INPUT)
 }

@@ -4,5 +4,7 @@
 mod cli;
 mod engine;
 mod grouping;
+#[cfg(feature = "gui")]
+mod gui;
 mod helpers;
 mod profiles;

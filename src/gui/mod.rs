@@ -1,0 +1,186 @@
+//! The desktop window: a thin front end over the same plan and engine as
+//! `stemzip run`.
+//!
+//! - `app.rs`: state and logic (commands, background answers, engine events);
+//! - `form.rs`: the profile form; `preview.rs`: the plan preview;
+//! - `results.rs`: progress, results table and details;
+//! - `profiles.rs`: the File menu and the unsaved-changes question.
+
+mod app;
+mod form;
+mod preview;
+mod profiles;
+mod results;
+
+use std::path::PathBuf;
+
+pub use app::{AppOptions, Command, Document, Notice, Remembered, StemzipApp};
+pub use form::FolderField;
+pub use results::Row;
+
+/// The icon shown by the window manager.
+const ICON: &[u8] = include_bytes!("../../assets/icon.png");
+
+/// The folder for settings, recent profiles and the first-launch example
+/// (`~/.config/stemzip` on Linux, `%APPDATA%\stemzip\config` on Windows).
+pub fn config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "stemzip").map(|d| d.config_dir().to_owned())
+}
+
+/// Draws one frame of the window.
+fn draw(app: &mut StemzipApp, ui: &mut egui::Ui) {
+    let mut commands = Vec::new();
+    egui::Panel::top("menu").show(ui, |ui| {
+        profiles::menu_ui(app, ui, &mut commands);
+    });
+    egui::Panel::top("toolbar").show(ui, |ui| toolbar_ui(app, ui, &mut commands));
+    egui::Panel::bottom("status").show(ui, |ui| {
+        match &app.notice {
+            Some(n) if n.is_error => {
+                ui.colored_label(ui.visuals().error_fg_color, &n.text);
+            }
+            Some(n) => {
+                ui.label(&n.text);
+            }
+            None => {
+                ui.label("Ready.");
+            }
+        };
+    });
+    egui::Panel::left("form")
+        .resizable(true)
+        .default_size(420.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                let StemzipApp {
+                    form, doc, errors, ..
+                } = app;
+                form.ui(ui, &mut doc.profile, errors, &mut commands);
+            });
+        });
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::CollapsingHeader::new("Preview")
+            .default_open(true)
+            .show(ui, |ui| app.preview.ui(ui));
+        ui.separator();
+        let running = app.is_running();
+        app.results.ui(ui, running, &mut commands);
+    });
+    if let Some(answer) = profiles::unsaved_changes_ui(app, ui.ctx()) {
+        app.resolve_pending(answer);
+    }
+    for c in commands {
+        app.command(c);
+    }
+}
+
+fn toolbar_ui(app: &StemzipApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    ui.horizontal(|ui| {
+        let blocked = app.run_blocked_reason();
+        let run = ui
+            .add_enabled(blocked.is_none(), egui::Button::new("▶ Run"))
+            .on_hover_text("Zip every stem of this profile");
+        let run = match &blocked {
+            Some(reason) => run.on_disabled_hover_text(format!("Cannot run: {reason}")),
+            None => run,
+        };
+        if run.clicked() {
+            commands.push(Command::Run);
+        }
+        if ui
+            .add_enabled(app.is_running(), egui::Button::new("■ Cancel"))
+            .on_hover_text("Stop the run: running stems stop, finished zips stay")
+            .clicked()
+        {
+            commands.push(Command::Cancel);
+        }
+        if let Some(plan) = app.preview.plan()
+            && ui
+                .button("Open output folder")
+                .on_hover_text(plan.output_dir.display().to_string())
+                .clicked()
+        {
+            commands.push(Command::ShowFolder(plan.output_dir.clone()));
+        }
+        ui.separator();
+        ui.label(format!(
+            "{}{}",
+            app.doc.path.as_ref().map_or_else(
+                || "untitled profile".to_owned(),
+                |p| p.display().to_string()
+            ),
+            if app.doc.is_dirty() {
+                " (unsaved changes)"
+            } else {
+                ""
+            }
+        ));
+    });
+}
+
+/// Which renderer draws the window.
+fn renderer_from_env() -> Option<eframe::Renderer> {
+    match std::env::var("STEMZIP_RENDERER")
+        .ok()?
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "glow" | "opengl" | "gl" => Some(eframe::Renderer::Glow),
+        "wgpu" => Some(eframe::Renderer::Wgpu),
+        _ => None,
+    }
+}
+
+fn native_options(
+    renderer: eframe::Renderer,
+    config_dir: Option<PathBuf>,
+) -> eframe::NativeOptions {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("stemzip")
+        .with_app_id("stemzip")
+        .with_inner_size([1200.0, 780.0])
+        .with_min_inner_size([640.0, 420.0])
+        .with_drag_and_drop(true);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(ICON) {
+        viewport = viewport.with_icon(icon);
+    }
+    eframe::NativeOptions {
+        viewport,
+        renderer,
+        persistence_path: config_dir,
+        ..Default::default()
+    }
+}
+
+/// Opens the window and returns when it is closed.
+///
+/// The window draws with wgpu (Vulkan, Metal, DX12, or their software
+/// versions: Mesa's lavapipe, DX12 WARP). If wgpu cannot start, it falls back
+/// to OpenGL (glow), which Mesa's llvmpipe draws without a GPU.
+/// `STEMZIP_RENDERER=glow` or `=wgpu` forces one.
+pub fn run(options: AppOptions) -> Result<(), String> {
+    let forced = renderer_from_env();
+    let first = forced.unwrap_or(eframe::Renderer::Wgpu);
+    let start = |renderer| {
+        let options = options.clone();
+        eframe::run_native(
+            "stemzip",
+            native_options(renderer, options.config_dir.clone()),
+            Box::new(move |cc| {
+                Ok(Box::new(StemzipApp::new(
+                    Some(cc.egui_ctx.clone()),
+                    cc.storage,
+                    options,
+                )))
+            }),
+        )
+    };
+    match start(first) {
+        Ok(()) => Ok(()),
+        Err(e) if forced.is_none() => {
+            eprintln!("stemzip: the wgpu renderer could not start ({e}); trying OpenGL");
+            start(eframe::Renderer::Glow).map_err(|e| format!("cannot open the window: {e}"))
+        }
+        Err(e) => Err(format!("cannot open the window: {e}")),
+    }
+}

@@ -1,0 +1,523 @@
+//! The run's results: overall progress, a sortable, filterable table with
+//! one row per stem (virtualised, so 100,000 rows scroll smoothly), and the
+//! selected row's details.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use egui::{RichText, Ui};
+use egui_extras::{Column, TableBuilder};
+use indicatif::{BinaryBytes, HumanDuration};
+
+use super::app::{Command, status_colour};
+use crate::engine::{Event, StemStatus};
+use crate::plan::Stem;
+use crate::report::StemOutcome;
+
+/// How often a running table is re-sorted at most.
+const RESORT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// One stem's row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The stem.
+    pub stem: String,
+    /// Where it stands.
+    pub status: StemStatus,
+    /// Member files.
+    pub files: usize,
+    /// Planned input size.
+    pub bytes_total: u64,
+    /// Input read so far.
+    pub bytes_done: u64,
+    /// Zip size, once done.
+    pub bytes_out: Option<u64>,
+    /// Time taken, once over.
+    pub seconds: Option<f64>,
+    /// Error text or skip reason.
+    pub error: Option<String>,
+    /// Member files.
+    pub members: Vec<PathBuf>,
+    /// The zip, once done.
+    pub zip: Option<PathBuf>,
+}
+
+impl Row {
+    /// A queued row for a planned stem.
+    pub fn planned(stem: &Stem) -> Self {
+        Row {
+            stem: stem.name.clone(),
+            status: StemStatus::Queued,
+            files: stem.members.len(),
+            bytes_total: stem.total_size(),
+            bytes_done: 0,
+            bytes_out: None,
+            seconds: None,
+            error: None,
+            members: stem.members.iter().map(|m| m.path.clone()).collect(),
+            zip: None,
+        }
+    }
+
+    /// A row from a saved report.
+    pub fn from_outcome(o: &StemOutcome) -> Self {
+        Row {
+            stem: o.stem.clone(),
+            status: o.status,
+            files: o.members.len(),
+            bytes_total: o.bytes_in,
+            bytes_done: o.bytes_in,
+            bytes_out: (o.bytes_out > 0).then_some(o.bytes_out),
+            seconds: Some(o.seconds),
+            error: o.error.clone().or_else(|| o.reason.clone()),
+            members: o.members.clone(),
+            zip: o.zip.clone(),
+        }
+    }
+
+    /// The row as a report entry.
+    pub fn outcome(&self) -> StemOutcome {
+        StemOutcome {
+            stem: self.stem.clone(),
+            status: self.status,
+            error: self
+                .error
+                .clone()
+                .filter(|_| self.status != StemStatus::Skipped),
+            reason: self
+                .error
+                .clone()
+                .filter(|_| self.status == StemStatus::Skipped),
+            zip: self.zip.clone(),
+            members: self.members.clone(),
+            bytes_in: self.bytes_done,
+            bytes_out: self.bytes_out.unwrap_or(0),
+            seconds: self.seconds.unwrap_or(0.0),
+        }
+    }
+
+    /// Zip size over input size.
+    pub fn ratio(&self) -> Option<f64> {
+        let out = self.bytes_out?;
+        (self.bytes_done > 0).then(|| out as f64 / self.bytes_done as f64)
+    }
+}
+
+/// Table columns, also the sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Stem,
+    Status,
+    Files,
+    Input,
+    Zip,
+    Ratio,
+    Duration,
+}
+
+const COLUMNS: [(SortKey, &str); 7] = [
+    (SortKey::Stem, "Stem"),
+    (SortKey::Status, "Status"),
+    (SortKey::Files, "Files"),
+    (SortKey::Input, "Input size"),
+    (SortKey::Zip, "Zip size"),
+    (SortKey::Ratio, "Ratio"),
+    (SortKey::Duration, "Duration"),
+];
+
+/// Totals for the progress bar.
+#[derive(Debug, Default)]
+struct Progress {
+    started: Option<Instant>,
+    finished: Option<Duration>,
+    stems: usize,
+    ended: usize,
+    bytes_total: u64,
+    bytes_done: u64,
+}
+
+/// The results panel.
+#[derive(Debug)]
+pub struct Results {
+    rows: Vec<Row>,
+    index: HashMap<String, usize>,
+    view: Vec<usize>,
+    view_dirty: bool,
+    sorted_at: Option<Instant>,
+    sort: (SortKey, bool),
+    problems_only: bool,
+    selected: Option<usize>,
+    progress: Progress,
+}
+
+impl Default for Results {
+    fn default() -> Self {
+        Results {
+            rows: Vec::new(),
+            index: HashMap::new(),
+            view: Vec::new(),
+            view_dirty: false,
+            sorted_at: None,
+            sort: (SortKey::Stem, true),
+            problems_only: false,
+            selected: None,
+            progress: Progress::default(),
+        }
+    }
+}
+
+impl Results {
+    /// Every row, in run order.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The row of a stem.
+    pub fn row_index(&self, stem: &str) -> Option<usize> {
+        self.index.get(stem).copied()
+    }
+
+    /// Replaces every row.
+    pub fn set_rows(&mut self, rows: Vec<Row>) {
+        self.index = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.stem.clone(), i))
+            .collect();
+        self.rows = rows;
+        self.selected = None;
+        self.progress = Progress::default();
+        self.view_dirty = true;
+    }
+
+    /// Replaces one row (for a retry).
+    pub fn reset_row(&mut self, i: usize, row: Row) {
+        if let Some(slot) = self.rows.get_mut(i) {
+            *slot = row;
+            self.view_dirty = true;
+        }
+    }
+
+    /// A run of `stems` stems and `bytes` bytes begins.
+    pub fn begin_run(&mut self, stems: usize, bytes: u64) {
+        self.progress = Progress {
+            started: Some(Instant::now()),
+            finished: None,
+            stems,
+            ended: 0,
+            bytes_total: bytes,
+            bytes_done: 0,
+        };
+    }
+
+    /// The run ended.
+    pub fn end_run(&mut self) {
+        self.progress.finished = self.progress.started.map(|s| s.elapsed());
+        self.view_dirty = true;
+        self.sorted_at = None;
+    }
+
+    /// Names of stems that failed or timed out.
+    pub fn failed_stems(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r.status, StemStatus::Failed | StemStatus::TimedOut))
+            .map(|r| r.stem.clone())
+            .collect()
+    }
+
+    /// Applies one engine event to row `i`.
+    pub fn apply(&mut self, i: usize, event: &Event) {
+        let Some(row) = self.rows.get_mut(i) else {
+            return;
+        };
+        let before = row.bytes_done;
+        if let Some(status) = event.status() {
+            row.status = status;
+        }
+        match event {
+            Event::Progress { bytes_done, .. } => row.bytes_done = *bytes_done,
+            Event::Finished {
+                zip,
+                bytes_in,
+                bytes_out,
+                seconds,
+                ..
+            } => {
+                row.bytes_done = *bytes_in;
+                row.bytes_out = Some(*bytes_out);
+                row.seconds = Some(*seconds);
+                row.zip = Some(zip.clone());
+            }
+            Event::Failed { error, seconds, .. } => {
+                row.error = Some(error.clone());
+                row.seconds = Some(*seconds);
+            }
+            Event::TimedOut { seconds, .. } => {
+                row.error = Some(format!("timed out after {seconds:.1} s"));
+                row.seconds = Some(*seconds);
+            }
+            Event::Skipped { reason, .. } => row.error = Some(reason.clone()),
+            _ => {}
+        }
+        let done_now = if row.status.is_terminal() {
+            self.progress.ended += 1;
+            // A stem that ended without a zip counts as dealt with for the progress bar.
+            row.bytes_total.max(row.bytes_done)
+        } else {
+            row.bytes_done
+        };
+        self.progress.bytes_done += done_now.saturating_sub(before);
+        self.view_dirty = true;
+    }
+
+    fn compare(&self, a: usize, b: usize) -> Ordering {
+        let (ra, rb) = (&self.rows[a], &self.rows[b]);
+        let by = match self.sort.0 {
+            SortKey::Stem => ra.stem.cmp(&rb.stem),
+            SortKey::Status => ra.status.cmp(&rb.status),
+            SortKey::Files => ra.files.cmp(&rb.files),
+            SortKey::Input => ra.bytes_total.cmp(&rb.bytes_total),
+            SortKey::Zip => ra.bytes_out.cmp(&rb.bytes_out),
+            SortKey::Ratio => ra
+                .ratio()
+                .partial_cmp(&rb.ratio())
+                .unwrap_or(Ordering::Equal),
+            SortKey::Duration => ra
+                .seconds
+                .partial_cmp(&rb.seconds)
+                .unwrap_or(Ordering::Equal),
+        };
+        let by = by.then_with(|| ra.stem.cmp(&rb.stem));
+        if self.sort.1 { by } else { by.reverse() }
+    }
+
+    /// Re-filters and re-sorts the visible rows when needed (at most every
+    /// [`RESORT_INTERVAL`] while a run changes them).
+    fn refresh_view(&mut self) {
+        if !self.view_dirty
+            || self
+                .sorted_at
+                .is_some_and(|t| t.elapsed() < RESORT_INTERVAL)
+        {
+            return;
+        }
+        let mut view: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| !self.problems_only || self.rows[i].status.is_problem())
+            .collect();
+        view.sort_by(|&a, &b| self.compare(a, b));
+        self.view = view;
+        self.view_dirty = false;
+        self.sorted_at = self.progress.finished.is_none().then(Instant::now);
+    }
+
+    /// Draws progress, table and details.
+    pub fn ui(&mut self, ui: &mut Ui, running: bool, commands: &mut Vec<Command>) {
+        self.progress_ui(ui, running);
+        ui.horizontal(|ui| {
+            if ui
+                .checkbox(&mut self.problems_only, "Problems only")
+                .changed()
+            {
+                self.view_dirty = true;
+                self.sorted_at = None;
+            }
+            let failed = self.failed_stems().len();
+            if ui
+                .add_enabled(!running && failed > 0, egui::Button::new("Retry failed"))
+                .on_hover_text(format!(
+                    "Run again only the {failed} stem(s) that failed or timed out"
+                ))
+                .on_disabled_hover_text("No failed stems, or a run is going on")
+                .clicked()
+            {
+                commands.push(Command::RetryFailed);
+            }
+            ui.label(RichText::new(format!("{} rows", self.rows.len())).weak());
+        });
+        self.refresh_view();
+        if self.selected.is_some() {
+            egui::Panel::bottom("details")
+                .resizable(true)
+                .default_size(160.0)
+                .show(ui, |ui| self.details_ui(ui, commands));
+        }
+        self.table_ui(ui);
+    }
+
+    fn progress_ui(&self, ui: &mut Ui, running: bool) {
+        let p = &self.progress;
+        let Some(started) = p.started else { return };
+        let elapsed = p.finished.unwrap_or_else(|| started.elapsed());
+        let fraction = if p.bytes_total > 0 {
+            p.bytes_done as f32 / p.bytes_total as f32
+        } else if p.stems > 0 {
+            p.ended as f32 / p.stems as f32
+        } else {
+            1.0
+        };
+        let secs = elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            p.bytes_done as f64 / secs
+        } else {
+            0.0
+        };
+        let left = if running && rate > 0.0 {
+            let remaining = p.bytes_total.saturating_sub(p.bytes_done) as f64 / rate;
+            format!(
+                ", {} left",
+                HumanDuration(Duration::from_secs_f64(remaining))
+            )
+        } else {
+            String::new()
+        };
+        ui.add(
+            egui::ProgressBar::new(fraction.clamp(0.0, 1.0))
+                .text(format!(
+                    "{} of {} stems · {} of {} · {}/s{}",
+                    p.ended,
+                    p.stems,
+                    BinaryBytes(p.bytes_done),
+                    BinaryBytes(p.bytes_total),
+                    BinaryBytes(rate as u64),
+                    left
+                ))
+                .animate(running),
+        );
+    }
+
+    fn table_ui(&mut self, ui: &mut Ui) {
+        let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+        let mut clicked_sort = None;
+        let mut clicked_row = None;
+        TableBuilder::new(ui)
+            .id_salt("results")
+            .striped(true)
+            .sense(egui::Sense::click())
+            .column(Column::remainder().at_least(160.0).clip(true))
+            .columns(Column::auto().at_least(70.0), COLUMNS.len() - 1)
+            .header(row_height + 2.0, |mut header| {
+                for (key, name) in COLUMNS {
+                    header.col(|ui| {
+                        let arrow = match self.sort {
+                            (k, true) if k == key => " ⏶",
+                            (k, false) if k == key => " ⏷",
+                            _ => "",
+                        };
+                        if ui
+                            .button(RichText::new(format!("{name}{arrow}")).strong())
+                            .on_hover_text(format!("Sort by {}", name.to_lowercase()))
+                            .clicked()
+                        {
+                            clicked_sort = Some(key);
+                        }
+                    });
+                }
+            })
+            .body(|body| {
+                body.rows(row_height, self.view.len(), |mut row| {
+                    let i = self.view[row.index()];
+                    let r = &self.rows[i];
+                    row.set_selected(self.selected == Some(i));
+                    row.col(|ui| {
+                        ui.label(&r.stem);
+                    });
+                    row.col(|ui| {
+                        let colour = status_colour(r.status, ui.visuals());
+                        let label = format!("{} status", r.stem);
+                        ui.label(RichText::new(r.status.label()).color(colour))
+                            .widget_info(|| {
+                                egui::WidgetInfo::labeled(
+                                    egui::Role::Label,
+                                    true,
+                                    format!("{label}: {}", r.status.label()),
+                                )
+                            });
+                    });
+                    row.col(|ui| {
+                        ui.label(r.files.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(BinaryBytes(r.bytes_total).to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(
+                            r.bytes_out
+                                .map(|b| BinaryBytes(b).to_string())
+                                .unwrap_or_default(),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.label(
+                            r.ratio()
+                                .map(|x| format!("{:.0} %", x * 100.0))
+                                .unwrap_or_default(),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.label(r.seconds.map(|s| format!("{s:.2} s")).unwrap_or_default());
+                    });
+                    if row.response().clicked() {
+                        clicked_row = Some(i);
+                    }
+                });
+            });
+        if let Some(key) = clicked_sort {
+            self.sort = if self.sort.0 == key {
+                (key, !self.sort.1)
+            } else {
+                (key, true)
+            };
+            self.view_dirty = true;
+            self.sorted_at = None;
+        }
+        if let Some(i) = clicked_row {
+            self.selected = if self.selected == Some(i) {
+                None
+            } else {
+                Some(i)
+            };
+        }
+    }
+
+    fn details_ui(&mut self, ui: &mut Ui, commands: &mut Vec<Command>) {
+        let Some(r) = self.selected.and_then(|i| self.rows.get(i)) else {
+            return;
+        };
+        ui.horizontal(|ui| {
+            ui.heading(&r.stem);
+            ui.label(RichText::new(r.status.label()).color(status_colour(r.status, ui.visuals())));
+            if ui.button("Close details").clicked() {
+                self.selected = None;
+            }
+        });
+        if let Some(e) = &r.error {
+            ui.add(
+                egui::Label::new(RichText::new(e).color(ui.visuals().error_fg_color))
+                    .selectable(true),
+            );
+        }
+        ui.horizontal(|ui| {
+            if let Some(zip) = &r.zip {
+                ui.label(format!("Zip: {}", zip.display()));
+                if let Some(dir) = zip.parent()
+                    && ui.button("Open zip's folder").clicked()
+                {
+                    commands.push(Command::ShowFolder(dir.to_owned()));
+                }
+            }
+        });
+        ui.label(format!("{} member file(s):", r.members.len()));
+        let row = ui.text_style_height(&egui::TextStyle::Body);
+        egui::ScrollArea::vertical()
+            .id_salt("members")
+            .auto_shrink([false, true])
+            .show_rows(ui, row, r.members.len(), |ui, range| {
+                for m in &r.members[range] {
+                    ui.add(egui::Label::new(m.display().to_string()).selectable(true));
+                }
+            });
+    }
+}

@@ -1,0 +1,225 @@
+//! The window, driven through its AccessKit labels with egui_kittest: the
+//! real app state, the real engine, a fixture profile.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use stemzip::StemStatus;
+use stemzip::gui::{AppOptions, Command, StemzipApp};
+
+use crate::helpers::*;
+use crate::profiles::fixture;
+
+fn window<'a>(config: &Path, profile: Option<&Path>) -> Harness<'a, StemzipApp> {
+    let options = AppOptions {
+        config_dir: Some(config.to_owned()),
+        profile: profile.map(Path::to_owned),
+        run_now: false,
+    };
+    Harness::builder()
+        .with_size([1280.0, 900.0])
+        .build_eframe(move |cc| StemzipApp::new(Some(cc.egui_ctx.clone()), None, options))
+}
+
+/// Steps the window until `done` holds (background threads answer meanwhile).
+fn step_until(h: &mut Harness<'_, StemzipApp>, what: &str, done: impl Fn(&StemzipApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(2);
+}
+
+fn settled(h: &mut Harness<'_, StemzipApp>) {
+    step_until(h, "the preview", |app| !app.is_planning());
+}
+
+fn status_of(h: &Harness<'_, StemzipApp>, stem: &str) -> String {
+    // A status cell reads "<stem> status: <status>" to assistive technology.
+    let prefix = format!("{stem} status: ");
+    let node = h.get_by(|n| n.value().is_some_and(|v| v.starts_with(&prefix)));
+    let text = node.accesskit_node().value().unwrap_or_default();
+    text[prefix.len()..].to_owned()
+}
+
+#[test]
+fn run_the_fixture_profile_and_read_every_status_from_the_table() {
+    let dir = fixture("assetutilities-tests");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(
+        config.path(),
+        Some(&dir.path().join("test_zip_by_stem.yml")),
+    );
+    settled(&mut h);
+    assert!(h.state().title().contains("test_zip_by_stem.yml"));
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the run", |app| {
+        !app.is_running() && !app.rows().is_empty()
+    });
+    assert_eq!(status_of(&h, "FST2F_FST1F_LWL_000deg"), "done");
+    assert_eq!(status_of(&h, "FST2L_FST1L_HWL_345deg"), "skipped");
+    assert_eq!(
+        zip_names(&dir.path().join("zip/FST2F_FST1F_LWL_000deg.zip")).len(),
+        12
+    );
+}
+
+#[test]
+fn first_launch_loads_the_bundled_example_and_it_runs() {
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    assert!(config.path().join("example/input.yml").is_file());
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the run", |app| {
+        !app.is_running() && !app.rows().is_empty()
+    });
+    assert_eq!(status_of(&h, "caseA"), "done");
+    assert_eq!(status_of(&h, "caseB"), "done");
+    assert!(config.path().join("example/zip/caseA.zip").is_file());
+}
+
+#[test]
+fn a_missing_folder_shows_its_error_and_disables_run() {
+    let t = Tree::new();
+    t.stems(&["alpha"]).data(&["alpha_1.csv"]);
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&t.profile("")));
+    settled(&mut h);
+    assert!(!h.get_by_label("▶ Run").accesskit_node().is_disabled());
+
+    let field = h.get_by_label("Data folder");
+    field.focus();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Data folder").type_text("nowhere");
+    h.step();
+    step_until(&mut h, "the check", |app| {
+        !app.is_planning() && app.run_blocked_reason().is_some()
+    });
+    h.get_by(|n| {
+        n.role() == egui::Role::Label && n.value().is_some_and(|v| v.contains("does not exist"))
+    });
+    assert!(h.get_by_label("▶ Run").accesskit_node().is_disabled());
+    assert!(h.state().title().ends_with(" *"), "{}", h.state().title());
+}
+
+#[test]
+fn save_then_open_gives_the_same_profile_and_keeps_unknown_keys() {
+    let dir = fixture("assetutilities-example");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&dir.path().join("input.yml")));
+    settled(&mut h);
+    h.get_by_label("Verify each zip after writing").click();
+    h.get_by_label("Save error reports").click();
+    h.run_steps(2);
+    let edited = h.state().doc.profile.clone();
+    assert!(edited.archive.verify && edited.parallel_processing.save_error_reports);
+    assert!(h.state().doc.is_dirty());
+
+    let saved = dir.path().join("saved.yml");
+    h.state_mut().command(Command::SaveAs(saved.clone()));
+    h.run_steps(2);
+    assert!(!h.state().doc.is_dirty());
+    h.state_mut().command(Command::OpenProfile(saved.clone()));
+    h.run_steps(2);
+    assert_eq!(h.state().doc.profile, edited);
+    assert_eq!(h.state().doc.path.as_deref(), Some(saved.as_path()));
+    let text = fs::read_to_string(&saved).unwrap();
+    assert!(text.contains("basename: zip_utilities"), "{text}");
+    // And the command line runs what the window saved.
+    let out = stemzip(&["run", saved.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn unsaved_changes_are_asked_about_before_opening_another_profile() {
+    let dir = fixture("assetutilities-example");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&dir.path().join("input.yml")));
+    settled(&mut h);
+    h.get_by_label("Verify each zip after writing").click();
+    h.run_steps(2);
+    let other = dir.path().join("other.yml");
+    fs::copy(dir.path().join("input.yml"), &other).unwrap();
+    h.state_mut().command(Command::OpenProfile(other.clone()));
+    h.run_steps(2);
+    // A new window area is measured on its first frame and shown on the next.
+    h.run_steps(2);
+    h.get_by(|n| n.role() == egui::Role::Label && n.value().as_deref() == Some("Unsaved changes"));
+    assert_eq!(
+        h.state().doc.path.as_deref(),
+        Some(dir.path().join("input.yml").as_path())
+    );
+    h.get_by_label("Don't save").click();
+    h.run_steps(3);
+    assert_eq!(h.state().doc.path.as_deref(), Some(other.as_path()));
+    assert!(!h.state().doc.profile.archive.verify);
+}
+
+#[test]
+fn cancel_stops_a_run() {
+    let t = Tree::new();
+    t.stems(&["big", "small"]).data(&["small_1.csv"]);
+    fs::File::create(t.path().join("csv/big_1.csv"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&p));
+    settled(&mut h);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the big stem to start", |app| {
+        app.rows()
+            .iter()
+            .any(|r| r.stem == "big" && r.status == StemStatus::Running)
+    });
+    h.get_by_label("■ Cancel").click();
+    h.step();
+    step_until(&mut h, "the run to stop", |app| !app.is_running());
+    assert_eq!(status_of(&h, "big"), "cancelled");
+    assert_eq!(status_of(&h, "small"), "cancelled");
+    assert!(t.outputs().is_empty(), "{:?}", t.outputs());
+}
+
+#[test]
+fn opening_a_saved_error_report_lists_its_failed_stems_for_retry() {
+    let t = Tree::new();
+    t.stems(&["good", "bad"]).data(&["good_1.csv", "bad_1.csv"]);
+    let p = t.profile("parallel_processing:\n  save_error_reports: true\n");
+    let plan = plan(&p);
+    fs::remove_file(t.path().join("csv/bad_1.csv")).unwrap();
+    let (_, summary) = execute(plan);
+    let report = summary.report.expect("a report");
+
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    h.state_mut().command(Command::OpenReport(report));
+    h.run_steps(2);
+    settled(&mut h);
+    assert_eq!(status_of(&h, "bad"), "failed");
+    assert_eq!(h.state().doc.path.as_deref(), Some(p.as_path()));
+    let retry = h.get_by_label("Retry failed");
+    assert!(!retry.accesskit_node().is_disabled());
+
+    // The file is back: retrying runs only the failed stem, against the report's profile.
+    fs::write(t.path().join("csv/bad_1.csv"), "now here").unwrap();
+    h.get_by_label("Retry failed").click();
+    h.step();
+    step_until(&mut h, "the retry", |app| {
+        !app.is_running() && app.rows().iter().all(|r| r.status != StemStatus::Failed)
+    });
+    assert_eq!(status_of(&h, "bad"), "done");
+    assert_eq!(zip_names(&t.out().join("bad.zip")), ["bad_1.csv"]);
+}
