@@ -43,6 +43,81 @@ pub enum Command {
     Run(RunArgs),
     /// Open the window (what `stemzip` with no arguments does).
     Gui(GuiArgs),
+    /// Test existing zips (every entry's CRC-32), e.g. before deleting the originals.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `stemzip verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Zip files, or folders whose `*.zip` files are tested.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs `stemzip verify`: one line per zip on stdout; exit status 1 when any
+/// zip is damaged, 2 when a path does not exist or holds no zip.
+pub fn verify(args: &VerifyArgs) -> ExitCode {
+    let mut zips = Vec::new();
+    for path in &args.paths {
+        if path.is_dir() {
+            let listed = std::fs::read_dir(path).map(|rd| {
+                let mut found: Vec<PathBuf> = rd
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.is_file()
+                            && p.extension()
+                                .and_then(|e| e.to_str())
+                                .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+                    })
+                    .collect();
+                found.sort();
+                found
+            });
+            match listed {
+                Ok(found) if found.is_empty() => {
+                    eprintln!("error: {} holds no .zip files", path.display());
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+                Ok(found) => zips.extend(found),
+                Err(e) => {
+                    eprintln!("error: cannot list {}: {e}", path.display());
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            }
+        } else if path.exists() {
+            zips.push(path.clone());
+        } else {
+            eprintln!("error: {} does not exist", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    let mut damaged = 0;
+    let mut out = std::io::stdout().lock();
+    for zip in &zips {
+        match crate::archive::verify_zip(zip) {
+            Ok(check) => {
+                let _ = writeln!(
+                    out,
+                    "ok       {}  ({} entries, {})",
+                    zip.display(),
+                    check.names.len(),
+                    BinaryBytes(check.bytes)
+                );
+            }
+            Err(e) => {
+                damaged += 1;
+                let _ = writeln!(out, "DAMAGED  {}: {e}", zip.display());
+            }
+        }
+    }
+    let _ = writeln!(out, "{} zip(s) tested, {damaged} damaged", zips.len());
+    if damaged > 0 {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::from(EXIT_OK)
+    }
 }
 
 /// Arguments of `stemzip gui`.

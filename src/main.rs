@@ -10,6 +10,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Run(args)) => stemzip::cli::run(&args),
         Some(Command::Gui(args)) => window(args.profile, args.run),
+        Some(Command::Verify(args)) => stemzip::cli::verify(&args),
         None => window(None, false),
     }
 }

@@ -10,6 +10,8 @@ pub mod temp;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{Datelike, Local, Timelike};
@@ -194,7 +196,14 @@ pub fn write_stem(
     };
     let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
     let temp_path = temp.path().to_owned();
-    let mut zip = zip::ZipWriter::new(BufWriter::with_capacity(BUFFER_SIZE, temp));
+    let discard = Arc::new(AtomicBool::new(false));
+    let mut zip = zip::ZipWriter::new(Discardable::new(
+        BufWriter::with_capacity(BUFFER_SIZE, temp),
+        Arc::clone(&discard),
+    ));
+    // Declared after `zip`, so dropped before it: on an early return the
+    // writer's own clean-up writes into nothing, then the temporary file goes.
+    let _discard_on_failure = DiscardOnDrop(discard);
     let mut buffer = vec![0u8; BUFFER_SIZE];
     let mut bytes_in = 0;
     for member in &stem.members {
@@ -211,6 +220,7 @@ pub fn write_stem(
     let temp = zip
         .finish()
         .map_err(|source| zip_write_error(&final_path, source))?
+        .inner
         .into_inner()
         .map_err(|e| StemError::Write {
             path: temp_path.clone(),
@@ -255,6 +265,82 @@ pub fn write_stem(
         bytes_in,
         bytes_out,
     })
+}
+
+/// A writer that passes everything through until told to discard it, and
+/// then goes on as if it wrote (keeping its position, so the zip library's
+/// clean-up of an abandoned archive runs to its end without touching disk).
+struct Discardable<W> {
+    inner: W,
+    discard: Arc<AtomicBool>,
+    pos: u64,
+    end: u64,
+}
+
+impl<W> Discardable<W> {
+    fn new(inner: W, discard: Arc<AtomicBool>) -> Self {
+        Discardable {
+            inner,
+            discard,
+            pos: 0,
+            end: 0,
+        }
+    }
+
+    fn discarding(&self) -> bool {
+        self.discard.load(Ordering::Relaxed)
+    }
+
+    fn moved_to(&mut self, pos: u64) -> u64 {
+        self.pos = pos;
+        self.end = self.end.max(pos);
+        pos
+    }
+}
+
+impl<W: Write> Write for Discardable<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = if self.discarding() {
+            buf.len()
+        } else {
+            self.inner.write(buf)?
+        };
+        self.moved_to(self.pos + n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.discarding() {
+            Ok(())
+        } else {
+            self.inner.flush()
+        }
+    }
+}
+
+impl<W: Seek> Seek for Discardable<W> {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        if !self.discarding() {
+            let pos = self.inner.seek(to)?;
+            return Ok(self.moved_to(pos));
+        }
+        let pos = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(d) => self.end.checked_add_signed(d),
+            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        pos.map(|p| self.moved_to(p))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))
+    }
+}
+
+/// Sets the flag when dropped.
+struct DiscardOnDrop(Arc<AtomicBool>);
+
+impl Drop for DiscardOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn zip_write_error(zip: &Path, source: zip::result::ZipError) -> StemError {
@@ -348,6 +434,55 @@ enum VerifyError {
     Bad(String),
 }
 
+/// What reading a zip back found: its entries and their total size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZipCheck {
+    /// Entry names, in archive order.
+    pub names: Vec<String>,
+    /// Uncompressed bytes read and checked.
+    pub bytes: u64,
+}
+
+/// Reads every entry of the zip in `file` to its end, which checks its
+/// CRC-32 and size; stops early when `control` says so.
+fn check_entries(
+    file: File,
+    control: Option<&Control>,
+    buffer: &mut [u8],
+) -> Result<ZipCheck, VerifyError> {
+    let bad = |m: String| VerifyError::Bad(m);
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let mut check = ZipCheck {
+        names: Vec::with_capacity(archive.len()),
+        bytes: 0,
+    };
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let name = entry.name().map_err(|e| bad(e.to_string()))?.into_owned();
+        let mut total = 0u64;
+        loop {
+            if let Some(control) = control {
+                control.check().map_err(VerifyError::Stop)?;
+            }
+            match entry.read(buffer) {
+                Ok(0) => break,
+                Ok(n) => total += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(bad(format!("{name}: {e}"))),
+            }
+        }
+        if total != entry.size() {
+            return Err(bad(format!(
+                "{name}: {total} bytes read back, {} expected",
+                entry.size()
+            )));
+        }
+        check.bytes += total;
+        check.names.push(name);
+    }
+    Ok(check)
+}
+
 /// Reads the written zip back: the entries must be exactly the members, in
 /// order, and every entry's data must match its CRC-32.
 fn verify(
@@ -356,43 +491,26 @@ fn verify(
     control: &Control,
     buffer: &mut [u8],
 ) -> Result<(), VerifyError> {
-    let bad = |m: String| VerifyError::Bad(m);
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
-    if archive.len() != stem.members.len() {
-        return Err(bad(format!(
-            "{} entries, expected {}",
-            archive.len(),
-            stem.members.len()
+    let check = check_entries(file, Some(control), buffer)?;
+    let expected: Vec<&str> = stem.members.iter().map(|m| m.name.as_str()).collect();
+    if check.names != expected {
+        return Err(VerifyError::Bad(format!(
+            "entries are {:?}, expected {:?}",
+            check.names, expected
         )));
     }
-    for (i, member) in stem.members.iter().enumerate() {
-        let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
-        let name = entry.name().map_err(|e| bad(e.to_string()))?.into_owned();
-        if name != member.name {
-            return Err(bad(format!(
-                "entry {i} is {name}, expected {}",
-                member.name
-            )));
-        }
-        let mut total = 0u64;
-        loop {
-            control.check().map_err(VerifyError::Stop)?;
-            match entry.read(buffer) {
-                Ok(0) => break,
-                Ok(n) => total += n as u64,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(bad(format!("{}: {e}", member.name))),
-            }
-        }
-        if total != entry.size() {
-            return Err(bad(format!(
-                "{}: {total} bytes read back, {} expected",
-                member.name,
-                entry.size()
-            )));
-        }
-    }
     Ok(())
+}
+
+/// Tests an existing zip: every entry is read to its end and its CRC-32 and
+/// size checked. The error says what is wrong.
+pub fn verify_zip(path: &Path) -> Result<ZipCheck, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let mut buffer = vec![0u8; BUFFER_SIZE];
+    check_entries(file, None, &mut buffer).map_err(|e| match e {
+        VerifyError::Bad(message) => message,
+        VerifyError::Stop(e) => e.to_string(),
+    })
 }
 
 /// Flushes the folder entry of a renamed file to disk (Unix; a no-op

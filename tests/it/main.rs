@@ -8,3 +8,4 @@ mod grouping;
 mod gui;
 mod helpers;
 mod profiles;
+mod reliability;
