@@ -380,6 +380,12 @@ pub enum ProfileError {
         /// What is wrong.
         message: String,
     },
+    /// A value of the profile cannot be written back as YAML.
+    #[error("the profile cannot be written as YAML: {message}")]
+    Unwritable {
+        /// What the YAML writer said.
+        message: String,
+    },
     /// The profile could not be written.
     #[error("cannot write profile {path}: {source}")]
     Write {
@@ -534,13 +540,21 @@ impl Profile {
         Ok(profile)
     }
 
-    /// The profile as YAML: stemzip's keys merged into the keys it kept aside.
-    pub fn to_yaml(&self) -> String {
+    /// The whole document: stemzip's keys merged into the keys it kept aside.
+    pub fn to_value(&self) -> Value {
         let mut document = Value::Mapping(self.unknown.clone());
         if let Ok(known) = serde_yaml::to_value(self) {
             merge(&mut document, known);
         }
-        serde_yaml::to_string(&document).unwrap_or_default()
+        document
+    }
+
+    /// The profile as YAML text. Fails (rather than write something else)
+    /// when a kept-aside value cannot be written back, e.g. an odd YAML tag.
+    pub fn to_yaml(&self) -> Result<String, ProfileError> {
+        serde_yaml::to_string(&self.to_value()).map_err(|e| ProfileError::Unwritable {
+            message: e.to_string(),
+        })
     }
 
     /// Writes the profile to `path`, atomically (a temporary file renamed into place).
@@ -557,7 +571,8 @@ impl Profile {
             .prefix(".stemzip-profile-")
             .tempfile_in(dir)
             .map_err(write_err)?;
-        std::io::Write::write_all(&mut file, self.to_yaml().as_bytes()).map_err(write_err)?;
+        let text = self.to_yaml()?;
+        std::io::Write::write_all(&mut file, text.as_bytes()).map_err(write_err)?;
         file.as_file().sync_all().map_err(write_err)?;
         file.persist(path).map_err(|e| write_err(e.error))?;
         Ok(())
@@ -655,12 +670,28 @@ mod tests {
         let text = "meta:\n  library: x\nbasename: zip_utilities\ndefault:\n  log_level: INFO\n  config:\n    overwrite:\n      output: True\nanalysis:\n  flag: True\n  input_directory: csv\n  filename:\n    extension: [csv]\n";
         let p = Profile::parse(text, "t", &[]).unwrap();
         assert_eq!(p.analysis.input_directory.as_deref(), Some("csv"));
-        let again = Profile::parse(&p.to_yaml(), "t", &[]).unwrap();
+        let again = Profile::parse(&p.to_yaml().unwrap(), "t", &[]).unwrap();
         assert_eq!(p, again);
-        let yaml = again.to_yaml();
+        let yaml = again.to_yaml().unwrap();
         assert!(yaml.contains("log_level: INFO"), "{yaml}");
         assert!(yaml.contains("library: x"), "{yaml}");
         assert!(yaml.contains("flag: true"), "{yaml}");
+    }
+
+    #[test]
+    fn a_value_that_cannot_be_written_back_fails_saving_instead_of_writing_nothing() {
+        // Found by the fuzzer: a tagged value in an unknown key.
+        let text = "libawerrrirtte:\r\n      !oumeta:meta libraryt: rformance basnam";
+        let p = Profile::parse(text, "t", &[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yml");
+        match p.to_yaml() {
+            Ok(yaml) => assert!(yaml.contains("libawerrrirtte"), "{yaml}"),
+            Err(_) => {
+                assert!(p.save(&path).is_err());
+                assert!(!path.exists());
+            }
+        }
     }
 
     #[test]

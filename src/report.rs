@@ -142,7 +142,7 @@ impl Report {
             output_directory: plan.output_dir.clone(),
             summary,
             stems,
-            profile: serde_yaml::from_str(&plan.profile.to_yaml()).unwrap_or_default(),
+            profile: plan.profile.to_value(),
         }
     }
 
@@ -222,11 +222,10 @@ impl Report {
             Some(p) => format!("profile in report ({})", p.display()),
             None => "profile in report".to_owned(),
         };
-        Profile::parse(
-            &serde_yaml::to_string(&self.profile).unwrap_or_default(),
-            &origin,
-            &[],
-        )
+        let text = serde_yaml::to_string(&self.profile).map_err(|e| ProfileError::Unwritable {
+            message: e.to_string(),
+        })?;
+        Profile::parse(&text, &origin, &[])
     }
 
     /// Names of the stems that failed or timed out (what "retry failed" runs).

@@ -547,7 +547,7 @@ impl StemzipApp {
             output_directory: output_dir,
             summary,
             stems,
-            profile: serde_yaml::from_str(&profile.to_yaml()).unwrap_or_default(),
+            profile: profile.to_value(),
         })
     }
 
