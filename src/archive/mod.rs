@@ -1,29 +1,34 @@
 //! Writing one stem's zip: a locked temporary file in the output folder,
-//! entries streamed in buffer-sized steps (so a cancel or a timeout lands
-//! within one buffer), data flushed to disk, then renamed into place.
+//! members streamed in chunks (so a cancel or a timeout lands within one
+//! chunk, and memory stays bounded whatever the file sizes), data flushed to
+//! disk, then renamed into place.
 //!
-//! Under the final name there is only ever a complete archive: every failure
-//! path drops the temporary file, which deletes it.
+//! Stored and zstd members are streamed by the stem's own thread. Deflate
+//! members are cut into chunks that the compression pool compresses in
+//! parallel ([`deflate`]); the stem's thread reads ahead a bounded window of
+//! chunks and writes the results in order as raw entries through `rawzip`,
+//! with the CRC-32s combined. Under the final name there is only ever a
+//! complete archive: every failure path drops the temporary file, which
+//! deletes it.
 
+pub mod deflate;
 pub mod temp;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use chrono::{Datelike, Local, Timelike};
-use zip::CompressionMethod;
-use zip::write::{FileOptions, FullFileOptions};
+use rawzip::time::UtcDateTime;
+use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
 use crate::engine::CancelToken;
 use crate::plan::{Member, RunSettings, Stem};
 use crate::profile::Compression;
 
-/// Size of the read buffer: the most one member read holds in memory, and
-/// the step at which cancel and timeout are checked.
+/// Size of the read buffer for stored and zstd members: the step at which
+/// cancel and timeout are checked.
 pub const BUFFER_SIZE: usize = 1 << 20;
 
 /// Why a stem's zip was not written.
@@ -45,15 +50,15 @@ pub enum StemError {
         /// The OS error.
         source: io::Error,
     },
-    /// The zip library refused an entry.
-    #[error("cannot add {name} to {}: {source}", zip.display())]
+    /// The zip writer refused an entry.
+    #[error("cannot add {name} to {}: {message}", zip.display())]
     Entry {
         /// The zip.
         zip: PathBuf,
         /// The entry name.
         name: String,
-        /// What the zip library said.
-        source: zip::result::ZipError,
+        /// What the zip writer said.
+        message: String,
     },
     /// A member changed while it was read; archiving it would store a torn copy.
     #[error("{} changed while it was being read ({what}); it was not archived, run again when it is stable", path.display())]
@@ -124,59 +129,125 @@ impl Control {
     }
 }
 
-fn entry_options(
-    settings: &RunSettings,
-    size: u64,
-    modified: SystemTime,
-) -> FullFileOptions<'static, 'static> {
-    let method = match settings.compression {
-        Compression::Stored => CompressionMethod::Stored,
-        Compression::Deflate => CompressionMethod::Deflated,
-        Compression::Zstd => CompressionMethod::Zstd,
+/// The archive being written: a buffered temporary file.
+type Archive = ZipArchiveWriter<BufWriter<tempfile::NamedTempFile>>;
+
+fn modified_utc(t: SystemTime) -> UtcDateTime {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
     };
-    let options = FileOptions::DEFAULT
-        .compression_method(method)
-        .compression_level(settings.level)
-        .last_modified_time(dos_time(modified))
-        .unix_permissions(0o644)
-        .large_file(size >= u64::from(u32::MAX));
-    let unix_secs = modified
-        .duration_since(UNIX_EPOCH)
-        .ok()
-        .and_then(|d| u32::try_from(d.as_secs()).ok());
-    match options.with_extended_timestamp(unix_secs, None, None) {
-        Ok(full) => full,
-        Err(_) => options.into_full_options(),
+    UtcDateTime::from_unix(secs)
+}
+
+fn method(compression: Compression) -> CompressionMethod {
+    match compression {
+        Compression::Stored => CompressionMethod::STORE,
+        Compression::Deflate => CompressionMethod::DEFLATE,
+        Compression::Zstd => CompressionMethod::ZSTD,
     }
 }
 
-/// The DOS date and time of `t` in local time (as zip tools expect),
-/// clamped to the range a zip can hold.
-fn dos_time(t: SystemTime) -> zip::DateTime {
-    let local: chrono::DateTime<Local> = t.into();
-    u16::try_from(local.year())
-        .ok()
-        .and_then(|year| {
-            zip::DateTime::from_date_and_time(
-                year,
-                local.month() as u8,
-                local.day() as u8,
-                local.hour() as u8,
-                local.minute() as u8,
-                local.second() as u8,
-            )
-            .ok()
-        })
-        .unwrap_or_default()
+/// Maps a `rawzip` error: I/O errors are write errors naming the zip.
+fn archive_error(zip: &Path, name: &str, e: rawzip::Error) -> StemError {
+    match e.into_kind() {
+        rawzip::ErrorKind::IO(source) => StemError::Write {
+            path: zip.to_owned(),
+            source,
+        },
+        other => StemError::Entry {
+            zip: zip.to_owned(),
+            name: name.to_owned(),
+            message: rawzip::Error::from(other).to_string(),
+        },
+    }
 }
 
-/// Writes `stem`'s zip into `output_dir`. `progress` is called with the
-/// number of member bytes read since its last call.
+/// An open member and what it looked like when opened.
+struct Source<'a> {
+    member: &'a Member,
+    file: File,
+    size: u64,
+    modified: Option<SystemTime>,
+    read: u64,
+}
+
+impl<'a> Source<'a> {
+    fn open(member: &'a Member) -> Result<Self, StemError> {
+        let file = File::open(&member.path).map_err(|e| read_error(member, e))?;
+        let meta = file.metadata().map_err(|e| read_error(member, e))?;
+        Ok(Source {
+            member,
+            file,
+            size: meta.len(),
+            modified: meta.modified().ok(),
+            read: 0,
+        })
+    }
+
+    /// Fills `buf` as far as the file goes; returns the bytes read.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<usize, StemError> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_error(self.member, e)),
+            }
+        }
+        self.read += filled as u64;
+        Ok(filled)
+    }
+
+    /// Fails when the file changed while it was read.
+    fn check_unchanged(&self) -> Result<(), StemError> {
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| read_error(self.member, e))?;
+        let what = if meta.len() != self.size || self.read != self.size {
+            Some(format!(
+                "size was {} bytes when opened, {} bytes read, {} bytes now",
+                self.size,
+                self.read,
+                meta.len()
+            ))
+        } else if meta.modified().ok() != self.modified {
+            Some("modification time changed".to_owned())
+        } else {
+            None
+        };
+        match what {
+            Some(what) => Err(StemError::Changed {
+                path: self.member.path.clone(),
+                what,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn modified_utc(&self) -> UtcDateTime {
+        modified_utc(self.modified.unwrap_or(self.member.modified))
+    }
+}
+
+fn read_error(member: &Member, source: io::Error) -> StemError {
+    StemError::Read {
+        path: member.path.clone(),
+        source,
+    }
+}
+
+/// Writes `stem`'s zip into `output_dir`. Deflate chunks are compressed on
+/// `pool`; `progress` is called with the number of member bytes read since
+/// its last call.
 pub fn write_stem(
     stem: &Stem,
     output_dir: &Path,
     settings: &RunSettings,
     control: &Control,
+    pool: &rayon::ThreadPool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Written, StemError> {
     let final_path = stem.zip_path(output_dir);
@@ -196,31 +267,36 @@ pub fn write_stem(
     };
     let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
     let temp_path = temp.path().to_owned();
-    let discard = Arc::new(AtomicBool::new(false));
-    let mut zip = zip::ZipWriter::new(Discardable::new(
-        BufWriter::with_capacity(BUFFER_SIZE, temp),
-        Arc::clone(&discard),
-    ));
-    // Declared after `zip`, so dropped before it: on an early return the
-    // writer's own clean-up writes into nothing, then the temporary file goes.
-    let _discard_on_failure = DiscardOnDrop(discard);
-    let mut buffer = vec![0u8; BUFFER_SIZE];
-    let mut bytes_in = 0;
-    for member in &stem.members {
-        bytes_in += add_member(
-            &mut zip,
-            member,
-            settings,
-            control,
-            &mut buffer,
-            progress,
-            &final_path,
-        )?;
-    }
-    let temp = zip
+    let mut archive: Archive = ZipArchiveWriter::new(BufWriter::with_capacity(BUFFER_SIZE, temp));
+    let out = Output {
+        zip: &final_path,
+        control,
+    };
+    let bytes_in = match (settings.compression, settings.level) {
+        (Compression::Deflate, level) => {
+            let level = level.and_then(|l| u32::try_from(l).ok()).unwrap_or(6);
+            add_deflated(&mut archive, &stem.members, level, &out, pool, progress)?
+        }
+        (compression, level) => {
+            let mut buffer = vec![0u8; BUFFER_SIZE];
+            let mut total = 0;
+            for member in &stem.members {
+                total += add_streamed(
+                    &mut archive,
+                    member,
+                    compression,
+                    level,
+                    &out,
+                    &mut buffer,
+                    progress,
+                )?;
+            }
+            total
+        }
+    };
+    let temp = archive
         .finish()
-        .map_err(|source| zip_write_error(&final_path, source))?
-        .inner
+        .map_err(|e| archive_error(&final_path, "", e))?
         .into_inner()
         .map_err(|e| StemError::Write {
             path: temp_path.clone(),
@@ -235,6 +311,7 @@ pub fn write_stem(
 
     if settings.verify {
         let file = temp.reopen().map_err(write_err(&temp_path))?;
+        let mut buffer = vec![0u8; BUFFER_SIZE];
         verify(file, stem, control, &mut buffer).map_err(|e| match e {
             VerifyError::Stop(e) => e,
             VerifyError::Bad(message) => StemError::Verify {
@@ -267,166 +344,212 @@ pub fn write_stem(
     })
 }
 
-/// A writer that passes everything through until told to discard it, and
-/// then goes on as if it wrote (keeping its position, so the zip library's
-/// clean-up of an abandoned archive runs to its end without touching disk).
-struct Discardable<W> {
-    inner: W,
-    discard: Arc<AtomicBool>,
-    pos: u64,
-    end: u64,
+/// Where entries go and when to stop.
+struct Output<'a> {
+    zip: &'a Path,
+    control: &'a Control,
 }
 
-impl<W> Discardable<W> {
-    fn new(inner: W, discard: Arc<AtomicBool>) -> Self {
-        Discardable {
-            inner,
-            discard,
-            pos: 0,
-            end: 0,
-        }
-    }
-
-    fn discarding(&self) -> bool {
-        self.discard.load(Ordering::Relaxed)
-    }
-
-    fn moved_to(&mut self, pos: u64) -> u64 {
-        self.pos = pos;
-        self.end = self.end.max(pos);
-        pos
-    }
-}
-
-impl<W: Write> Write for Discardable<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = if self.discarding() {
-            buf.len()
-        } else {
-            self.inner.write(buf)?
-        };
-        self.moved_to(self.pos + n as u64);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.discarding() {
-            Ok(())
-        } else {
-            self.inner.flush()
-        }
-    }
-}
-
-impl<W: Seek> Seek for Discardable<W> {
-    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
-        if !self.discarding() {
-            let pos = self.inner.seek(to)?;
-            return Ok(self.moved_to(pos));
-        }
-        let pos = match to {
-            io::SeekFrom::Start(n) => Some(n),
-            io::SeekFrom::End(d) => self.end.checked_add_signed(d),
-            io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        };
-        pos.map(|p| self.moved_to(p))
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))
-    }
-}
-
-/// Sets the flag when dropped.
-struct DiscardOnDrop(Arc<AtomicBool>);
-
-impl Drop for DiscardOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn zip_write_error(zip: &Path, source: zip::result::ZipError) -> StemError {
-    match source {
-        zip::result::ZipError::Io(source) => StemError::Write {
-            path: zip.to_owned(),
-            source,
-        },
-        other => StemError::Entry {
-            zip: zip.to_owned(),
-            name: String::new(),
-            source: other,
-        },
-    }
-}
-
-/// Streams one member into the open zip; returns the bytes read.
-fn add_member<W: Write + Seek>(
-    zip: &mut zip::ZipWriter<W>,
+/// Streams one member (stored or zstd) into the archive on this thread;
+/// returns the bytes read.
+fn add_streamed(
+    archive: &mut Archive,
     member: &Member,
-    settings: &RunSettings,
-    control: &Control,
+    compression: Compression,
+    level: Option<i64>,
+    out: &Output<'_>,
     buffer: &mut [u8],
     progress: &mut dyn FnMut(u64),
-    zip_path: &Path,
 ) -> Result<u64, StemError> {
-    let read_err = |source| StemError::Read {
-        path: member.path.clone(),
+    let mut source = Source::open(member)?;
+    let entry_err = |e| archive_error(out.zip, &member.name, e);
+    let write_err = |source| StemError::Write {
+        path: out.zip.to_owned(),
         source,
     };
-    let mut file = File::open(&member.path).map_err(read_err)?;
-    let before = file.metadata().map_err(read_err)?;
-    let options = entry_options(
-        settings,
-        before.len(),
-        before.modified().unwrap_or(member.modified),
-    );
-    zip.start_file(member.name.as_str(), options)
-        .map_err(|source| match source {
-            zip::result::ZipError::Io(source) => StemError::Write {
-                path: zip_path.to_owned(),
-                source,
-            },
-            other => StemError::Entry {
-                zip: zip_path.to_owned(),
-                name: member.name.clone(),
-                source: other,
-            },
-        })?;
-    let mut read = 0u64;
-    loop {
-        control.check()?;
-        let n = match file.read(buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(e)),
-        };
-        zip.write_all(&buffer[..n])
-            .map_err(|source| StemError::Write {
-                path: zip_path.to_owned(),
-                source,
-            })?;
-        read += n as u64;
-        progress(n as u64);
-    }
-    let after = file.metadata().map_err(read_err)?;
-    let changed = if after.len() != before.len() || read != before.len() {
-        Some(format!(
-            "size was {} bytes when opened, {} bytes read, {} bytes now",
-            before.len(),
-            read,
-            after.len()
-        ))
-    } else if after.modified().ok() != before.modified().ok() {
-        Some("modification time changed".to_owned())
-    } else {
-        None
+    let (mut entry, _) = archive
+        .new_file(member.name.as_str())
+        .compression_method(method(compression))
+        .last_modified(source.modified_utc())
+        .unix_permissions(0o644)
+        .start()
+        .map_err(entry_err)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut pump = |sink: &mut dyn Write| -> Result<(), StemError> {
+        loop {
+            out.control.check()?;
+            let n = source.fill(buffer)?;
+            if n == 0 {
+                return Ok(());
+            }
+            crc.update(&buffer[..n]);
+            sink.write_all(&buffer[..n]).map_err(write_err)?;
+            progress(n as u64);
+        }
     };
-    match changed {
-        Some(what) => Err(StemError::Changed {
-            path: member.path.clone(),
-            what,
-        }),
-        None => Ok(read),
+    if compression == Compression::Zstd {
+        let level = level.and_then(|l| i32::try_from(l).ok()).unwrap_or(3);
+        let mut encoder =
+            zstd::stream::write::Encoder::new(&mut entry, level).map_err(write_err)?;
+        pump(&mut encoder)?;
+        encoder.finish().map_err(write_err)?;
+    } else {
+        pump(&mut entry)?;
     }
+    source.check_unchanged()?;
+    entry
+        .finish(DataDescriptorOutput::new(crc.finalize(), source.read))
+        .map_err(entry_err)?;
+    Ok(source.read)
+}
+
+/// A chunk on its way through the compression pool, in member order.
+struct Pending {
+    member: usize,
+    last: bool,
+    len: usize,
+    modified: UtcDateTime,
+    result: mpsc::Receiver<Result<deflate::Compressed, String>>,
+}
+
+/// Deflates `members` in order: a reader thread cuts them into chunks and
+/// hands each to `pool`, at most a window of chunks ahead; this thread writes
+/// the compressed chunks in order as raw deflate entries. Returns the bytes read.
+fn add_deflated(
+    archive: &mut Archive,
+    members: &[Member],
+    level: u32,
+    out: &Output<'_>,
+    pool: &rayon::ThreadPool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, StemError> {
+    // Enough chunks in flight to keep every pool thread busy while the two
+    // threads here read and write; memory in flight is about window x chunk.
+    let window = 2 * pool.current_num_threads();
+    let (tx, rx) = mpsc::sync_channel::<Result<Pending, StemError>>(window);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            if let Err(e) = read_chunks(members, level, out.control, pool, &tx) {
+                // The writer may be gone already; then it has its own error.
+                let _ = tx.send(Err(e));
+            }
+        });
+        // Owned here, so it is dropped (unblocking the reader) when the
+        // writer stops, before the scope waits for the reader.
+        let rx = rx;
+        write_chunks(archive, members, out, &rx, progress)
+    })
+}
+
+/// Reads every member in chunks and sends each to the pool (reader thread).
+fn read_chunks(
+    members: &[Member],
+    level: u32,
+    control: &Control,
+    pool: &rayon::ThreadPool,
+    tx: &mpsc::SyncSender<Result<Pending, StemError>>,
+) -> Result<(), StemError> {
+    for (index, member) in members.iter().enumerate() {
+        let mut source = Source::open(member)?;
+        let modified = source.modified_utc();
+        let mut dictionary: Vec<u8> = Vec::new();
+        loop {
+            control.check()?;
+            let mut chunk = vec![0u8; deflate::CHUNK_SIZE];
+            let n = source.fill(&mut chunk)?;
+            chunk.truncate(n);
+            let last = n < deflate::CHUNK_SIZE || source.read >= source.size;
+            if last {
+                source.check_unchanged()?;
+            }
+            let next_dictionary = deflate::dictionary_after(&chunk).to_vec();
+            let (done, result) = mpsc::channel();
+            let primer = std::mem::replace(&mut dictionary, next_dictionary);
+            pool.spawn_fifo(move || {
+                let compressed = deflate::compress_chunk(&chunk, &primer, level, last)
+                    .map_err(|e| format!("deflate failed: {e}"));
+                let _ = done.send(compressed);
+            });
+            let pending = Pending {
+                member: index,
+                last,
+                len: n,
+                modified,
+                result,
+            };
+            if tx.send(Ok(pending)).is_err() {
+                return Ok(()); // the writer stopped; it reports why
+            }
+            if last {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the compressed chunks, in order, as one raw entry per member.
+fn write_chunks(
+    archive: &mut Archive,
+    members: &[Member],
+    out: &Output<'_>,
+    rx: &mpsc::Receiver<Result<Pending, StemError>>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, StemError> {
+    let next = || -> Result<Option<Pending>, StemError> {
+        match rx.recv() {
+            Ok(item) => item.map(Some),
+            Err(_) => Ok(None),
+        }
+    };
+    let mut total = 0;
+    while let Some(mut item) = next()? {
+        let name = members[item.member].name.as_str();
+        let entry_err = |e| archive_error(out.zip, name, e);
+        let write_err = |source| StemError::Write {
+            path: out.zip.to_owned(),
+            source,
+        };
+        let (mut entry, _) = archive
+            .new_file(name)
+            .compression_method(CompressionMethod::DEFLATE)
+            .last_modified(item.modified)
+            .unix_permissions(0o644)
+            .start()
+            .map_err(entry_err)?;
+        let mut crc = crc32fast::Hasher::new();
+        let mut size = 0u64;
+        loop {
+            out.control.check()?;
+            let chunk = item
+                .result
+                .recv()
+                .map_err(|_| "the compression thread stopped".to_owned())
+                .and_then(|r| r)
+                .map_err(|message| StemError::Entry {
+                    zip: out.zip.to_owned(),
+                    name: name.to_owned(),
+                    message,
+                })?;
+            entry.write_all(&chunk.data).map_err(write_err)?;
+            crc.combine(&chunk.crc);
+            size += item.len as u64;
+            progress(item.len as u64);
+            if item.last {
+                break;
+            }
+            item = next()?.ok_or_else(|| StemError::Entry {
+                zip: out.zip.to_owned(),
+                name: name.to_owned(),
+                message: "internal error: the member's chunks stopped".to_owned(),
+            })?;
+        }
+        entry
+            .finish(DataDescriptorOutput::new(crc.finalize(), size))
+            .map_err(entry_err)?;
+        total += size;
+    }
+    Ok(total)
 }
 
 enum VerifyError {

@@ -2,8 +2,10 @@
 //! timeouts, the summary and the error report.
 //!
 //! [`start`] returns at once; the run goes on in its own thread and reports
-//! through [`Run::events`]. A failed stem is data, not an abort: the others go
-//! on. The largest stems start first so the pool stays busy to the end.
+//! through [`Run::events`]. `max_workers` stem threads take stems largest
+//! first; deflate chunks of every stem go to one rayon pool of `max_workers`
+//! threads, so a single large stem (or file) keeps every core busy. A failed
+//! stem is data, not an abort: the others go on.
 
 mod event;
 
@@ -11,7 +13,7 @@ use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -175,12 +177,12 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
     runnable.sort_by_key(|&i| std::cmp::Reverse(plan.stems[i].total_size()));
 
     let setup = prepare_output(&plan.output_dir).and_then(|()| {
-        let threads = plan.settings.workers.get().min(runnable.len()).max(1);
+        let threads = plan.settings.workers.get();
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
-            .thread_name(|i| format!("stemzip-worker-{i}"))
+            .thread_name(|i| format!("stemzip-compress-{i}"))
             .build()
-            .map_err(|e| format!("cannot start {threads} worker threads: {e}"))
+            .map_err(|e| format!("cannot start {threads} compression threads: {e}"))
     });
     match setup {
         Err(error) => {
@@ -197,23 +199,41 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             }
         }
         Ok(pool) => {
+            // One stem thread per worker takes the next stem, largest first;
+            // the compression pool is shared, so one big stem can use every
+            // core while the others are done.
+            let pool = Arc::new(pool);
+            let queue = Arc::new(runnable.clone());
+            let next = Arc::new(AtomicUsize::new(0));
             let (itx, irx) = mpsc::channel();
-            for &i in &runnable {
+            let drivers = plan.settings.workers.get().min(runnable.len());
+            for d in 0..drivers {
                 let (itx, plan, cancel) = (itx.clone(), Arc::clone(&plan), cancel.clone());
-                pool.spawn_fifo(move || {
-                    let name = &plan.stems[i].name;
-                    let result =
-                        catch_unwind(AssertUnwindSafe(|| run_stem(&plan, i, &cancel, &itx)));
-                    if result.is_err() {
-                        let _ = itx.send(Event::Failed {
-                            stem: i,
-                            name: name.clone(),
-                            error: "internal error: the worker panicked; please report this"
-                                .to_owned(),
-                            seconds: 0.0,
-                        });
-                    }
-                });
+                let (pool, queue, next) =
+                    (Arc::clone(&pool), Arc::clone(&queue), Arc::clone(&next));
+                let spawned = std::thread::Builder::new()
+                    .name(format!("stemzip-stem-{d}"))
+                    .spawn(move || {
+                        while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                            let result = catch_unwind(AssertUnwindSafe(|| {
+                                run_stem(&plan, i, &cancel, &itx, &pool);
+                            }));
+                            if result.is_err() {
+                                let _ = itx.send(Event::Failed {
+                                    stem: i,
+                                    name: plan.stems[i].name.clone(),
+                                    error:
+                                        "internal error: the worker panicked; please report this"
+                                            .to_owned(),
+                                    seconds: 0.0,
+                                });
+                            }
+                        }
+                    });
+                if spawned.is_err() {
+                    // Fewer stem threads: the others take its share.
+                    continue;
+                }
             }
             drop(itx);
             for event in irx {
@@ -264,7 +284,13 @@ fn prepare_output(dir: &Path) -> Result<(), String> {
 }
 
 /// Runs stem `i` on the current worker and sends its events.
-fn run_stem(plan: &Plan, i: usize, cancel: &CancelToken, tx: &Sender<Event>) {
+fn run_stem(
+    plan: &Plan,
+    i: usize,
+    cancel: &CancelToken,
+    tx: &Sender<Event>,
+    pool: &rayon::ThreadPool,
+) {
     let stem = &plan.stems[i];
     let name = || stem.name.clone();
     if cancel.is_cancelled() {
@@ -302,6 +328,7 @@ fn run_stem(plan: &Plan, i: usize, cancel: &CancelToken, tx: &Sender<Event>) {
         &plan.output_dir,
         &plan.settings,
         &control,
+        pool,
         &mut progress,
     );
     let seconds = started.elapsed().as_secs_f64();

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""stemzip side by side with the tools people use now.
+
+Generates its own workloads (numeric CSV time series, about 2.3x compressible
+with deflate level 6, like simulation output), runs every tool of a workload
+in turn, round after round (so each pair is measured alternately under the
+same conditions), and prints one table of medians: wall time, CPU time, peak
+RSS and output size. Then a speed/size sweep of compression levels, written
+as an SVG chart.
+
+    cargo build --release --no-default-features   # the engine, without the window
+    python3 benches/bench.py [--rounds 3] [--data DIR] [--out BENCHMARKS-table.md]
+
+Needs: python3, and for the peers Info-ZIP `zip`, 7-Zip `7zz`, `pigz`
+(apt-get install zip 7zip pigz). A missing peer is left out of the table.
+"""
+
+import argparse
+import hashlib
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STEMZIP = os.path.join(ROOT, "target", "release", "stemzip")
+ORIGINAL = os.path.join(ROOT, "benches", "python_original.py")
+KIB, MIB = 1024, 1024 * 1024
+
+# name, stems, files per stem, bytes per file, compression
+WORKLOADS = [
+    ("1 many small stems", 2000, 5, 16 * KIB, "stored"),
+    ("2 few large stems", 2, 4, 48 * MIB, "deflate"),
+    ("3 one stem, 4 large files", 1, 4, 96 * MIB, "deflate"),
+    ("4 one stem, one 384 MiB file", 1, 1, 384 * MIB, "deflate"),
+]
+
+
+def csv_block(rng, rows):
+    """Rows of a simulated time series: time, then 8 channels that wander."""
+    values = [rng.uniform(-500, 500) for _ in range(8)]
+    out = []
+    t = rng.randint(0, 10_000) / 10
+    for _ in range(rows):
+        t += 0.1
+        values = [v + rng.gauss(0, 3.0) for v in values]
+        out.append("%.1f," % t + ",".join("%.6f" % v for v in values) + "\n")
+    return "".join(out).encode()
+
+
+def write_csv(path, size, seed):
+    rng = random.Random(seed)
+    header = b"time,tension,shear,fx,fy,fz,x,y,z\n"
+    # Fresh rows for the first MiB, then varied repeats of 1 MiB blocks:
+    # realistic ratio, quick to generate.
+    blocks = [csv_block(rng, 11_000) for _ in range(4)]
+    with open(path, "wb") as f:
+        f.write(header)
+        written = len(header)
+        i = 0
+        while written < size:
+            block = blocks[(i * 7 + seed) % len(blocks)]
+            if i % 3 == 2:
+                block = csv_block(rng, 11_000)
+                blocks[i % len(blocks)] = block
+            piece = block[: size - written]
+            f.write(piece)
+            written += len(piece)
+            i += 1
+
+
+def make_workload(base, name, stems, files, size):
+    d = os.path.join(base, name.split()[0])
+    marker = os.path.join(d, ".complete")
+    if os.path.exists(marker):
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "yml"))
+    os.makedirs(os.path.join(d, "csv"))
+    for s in range(stems):
+        stem = "case%04d" % s
+        open(os.path.join(d, "yml", stem + ".yml"), "w").close()
+        for p in range(files):
+            write_csv(os.path.join(d, "csv", "%s_part%d.csv" % (stem, p)), size, s * 31 + p)
+    open(marker, "w").close()
+    return d
+
+
+def profile(d, out, compression, level):
+    path = os.path.join(d, "profile-%s-%s.yml" % (compression, level))
+    with open(path, "w") as f:
+        f.write(
+            "file_management:\n  input_directory: yml\n  output_directory: %s\n"
+            "  filename:\n    extension: [yml]\n"
+            "analysis:\n  input_directory: csv\n  filename:\n    extension: [csv]\n"
+            "parallel_processing:\n  progress_reporting: false\n"
+            "archive:\n  compression: %s\n%s" % (out, compression, "  level: %d\n" % level if level else "")
+        )
+    return path
+
+
+def stems_of(d):
+    return sorted(f[:-4] for f in os.listdir(os.path.join(d, "yml")) if f.endswith(".yml"))
+
+
+def members(d, stem):
+    c = os.path.join(d, "csv")
+    return [os.path.join(c, f) for f in sorted(os.listdir(c)) if stem in f]
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+def measure(cmd, shell=False):
+    """Runs cmd; returns wall seconds, CPU seconds, peak RSS in KiB (of the
+    process and the children it waited for)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("%s failed: %s" % (cmd if isinstance(cmd, str) else " ".join(cmd), err[-2000:]))
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+
+
+def dir_size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _, files in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
+
+
+def tools_for(d, compression, workers, out):
+    """(label, command builder) pairs; each builder returns (cmd, shell)."""
+    stems = stems_of(d)
+    q = lambda p: "'" + p + "'"
+    per_stem = lambda fmt, jobs: (
+        "printf '%%s\\n' %s | xargs -P %d -I{} sh -c %s"
+        % (" ".join(stems), jobs, q(fmt))
+    )
+    csv = os.path.join(d, "csv")
+    tools = []
+    if compression == "stored":
+        tools.append(("stemzip stored", lambda: ([STEMZIP, "run", profile(d, out, "stored", None), "--workers", str(workers)], False)))
+        tools.append(("python original (zipfile, %d procs)" % workers, lambda: (["python3", ORIGINAL, d + "/yml", csv, out, str(workers), "stored"], False)))
+        if have("zip"):
+            tools.append(("Info-ZIP zip -0 per stem", lambda: (per_stem("zip -q -j -0 %s/{}.zip %s/{}*" % (out, csv), workers), True)))
+        if have("7zz"):
+            tools.append(("7zz -mx=0 -mmt=%d per stem" % workers, lambda: (per_stem("7zz a -bso0 -bsp0 -tzip -mx=0 -mmt=%d %s/{}.zip %s/{}*" % (workers, out, csv), 1), True)))
+        tools.append(("cp + sync", lambda: ("mkdir -p %s && cp %s/* %s/ && sync" % (out, csv, out), True)))
+        return tools
+    for level in (6, 1):
+        tools.append(("stemzip deflate -%d, %d workers" % (level, workers), (lambda l: lambda: ([STEMZIP, "run", profile(d, out, "deflate", l), "--workers", str(workers)], False))(level)))
+    tools.append(("stemzip deflate -6, 1 worker", lambda: ([STEMZIP, "run", profile(d, out, "deflate", 6), "--workers", "1"], False)))
+    tools.append(("stemzip stored", lambda: ([STEMZIP, "run", profile(d, out, "stored", None), "--workers", str(workers)], False)))
+    tools.append(("python original -6 (%d procs)" % workers, lambda: (["python3", ORIGINAL, d + "/yml", csv, out, str(workers), "deflate", "6"], False)))
+    if have("pigz"):
+        for level in (6, 1):
+            tools.append(("pigz -%d -p %d (same bytes)" % (level, workers), (lambda l: lambda: ("mkdir -p %s && cat %s/*.csv | pigz -%d -p %d > %s/all.gz" % (out, csv, l, workers, out), True))(level)))
+    if have("7zz"):
+        for level in (1, 5):
+            tools.append(("7zz -mx=%d -mmt=%d per stem" % (level, workers), (lambda l: lambda: (per_stem("7zz a -bso0 -bsp0 -tzip -mx=%d -mmt=%d %s/{}.zip %s/{}*" % (l, workers, out, csv), 1), True))(level)))
+    if have("zip"):
+        tools.append(("Info-ZIP zip -6 per stem (%d at once)" % workers, lambda: (per_stem("zip -q -j -6 %s/{}.zip %s/{}*" % (out, csv), workers), True)))
+    tools.append(("cp + sync", lambda: ("mkdir -p %s && cp %s/* %s/ && sync" % (out, csv, out), True)))
+    return tools
+
+
+def digest(out):
+    h = hashlib.sha256()
+    for f in sorted(os.listdir(out)):
+        with open(os.path.join(out, f), "rb") as fh:
+            h.update(f.encode())
+            h.update(fh.read())
+    return h.hexdigest()
+
+
+def run_workload(d, name, compression, workers, rounds, scratch):
+    tools = tools_for(d, compression, workers, scratch)
+    results = {label: [] for label, _ in tools}
+    sizes = {}
+    digests = {}
+    data_bytes = dir_size(os.path.join(d, "csv"))
+    for r in range(rounds):
+        order = tools if r % 2 == 0 else list(reversed(tools))
+        for label, build in order:
+            shutil.rmtree(scratch, ignore_errors=True)
+            os.makedirs(scratch)
+            subprocess.run(["sync"])
+            cmd, shell = build()
+            results[label].append(measure(cmd, shell))
+            sizes[label] = dir_size(scratch)
+            if label.startswith("stemzip deflate -6"):
+                digests[label] = digest(scratch)
+            print("  %-40s round %d: %.2f s" % (label, r + 1, results[label][-1][0]), file=sys.stderr)
+    rows = []
+    for label, _ in tools:
+        walls = [x[0] for x in results[label]]
+        cpus = [x[1] for x in results[label]]
+        rss = max(x[2] for x in results[label])
+        rows.append((label, statistics.median(walls), statistics.median(cpus), rss, sizes[label]))
+    same = len(set(digests.values())) <= 1
+    return rows, data_bytes, same
+
+
+def level_sweep(d, workers, scratch):
+    """(tool, level, MB/s, ratio) for the chart, on one workload."""
+    csv = os.path.join(d, "csv")
+    data = dir_size(csv)
+    points = []
+    runs = [("stemzip", l, lambda l=l: ([STEMZIP, "run", profile(d, scratch, "deflate", l), "--workers", str(workers)], False)) for l in range(1, 10)]
+    stems = stems_of(d)
+    if have("7zz"):
+        runs += [("7-Zip", l, lambda l=l: ("for s in %s; do 7zz a -bso0 -bsp0 -tzip -mx=%d -mmt=%d %s/$s.zip %s/$s*; done" % (" ".join(stems), l, workers, scratch, csv), True)) for l in (1, 3, 5, 7, 9)]
+    if have("zip"):
+        runs += [("Info-ZIP", l, lambda l=l: ("printf '%%s\\n' %s | xargs -P %d -I{} sh -c 'zip -q -j -%d %s/{}.zip %s/{}*'" % (" ".join(stems), workers, l, scratch, csv), True)) for l in (1, 3, 6, 9)]
+    for tool, level, build in runs:
+        shutil.rmtree(scratch, ignore_errors=True)
+        os.makedirs(scratch)
+        cmd, shell = build()
+        wall, _, _ = measure(cmd, shell)
+        size = dir_size(scratch)
+        points.append((tool, level, data / wall / 1e6, data / size))
+        print("  sweep %-9s -%d: %.1f MB/s, ratio %.3f" % (tool, level, points[-1][2], points[-1][3]), file=sys.stderr)
+    return points
+
+
+def svg_chart(points, path, title):
+    w, h, m = 720, 440, 60
+    xs = [p[3] for p in points]
+    ys = [p[2] for p in points]
+    x0, x1 = min(xs) * 0.98, max(xs) * 1.02
+    y0, y1 = 0, max(ys) * 1.1
+    X = lambda v: m + (v - x0) / (x1 - x0) * (w - 2 * m)
+    Y = lambda v: h - m - (v - y0) / (y1 - y0) * (h - 2 * m)
+    colours = {"stemzip": "#1f77b4", "7-Zip": "#d62728", "Info-ZIP": "#2ca02c"}
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">' % (w, h),
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="%d" y="24" font-size="15">%s</text>' % (m, title),
+           '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (m, h - m, w - m, h - m),
+           '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (m, m, m, h - m),
+           '<text x="%d" y="%d" text-anchor="middle">compression ratio (input / output), higher is smaller</text>' % (w / 2, h - 18),
+           '<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">throughput MB/s (input), higher is faster</text>' % (h / 2, h / 2)]
+    for i in range(6):
+        yv = y0 + (y1 - y0) * i / 5
+        out.append('<text x="%d" y="%d" text-anchor="end">%.0f</text>' % (m - 6, Y(yv) + 4, yv))
+        xv = x0 + (x1 - x0) * i / 5
+        out.append('<text x="%d" y="%d" text-anchor="middle">%.2f</text>' % (X(xv), h - m + 16, xv))
+    for tool, colour in colours.items():
+        pts = sorted((p for p in points if p[0] == tool), key=lambda p: p[1])
+        if not pts:
+            continue
+        out.append('<polyline fill="none" stroke="%s" points="%s"/>' % (colour, " ".join("%.1f,%.1f" % (X(p[3]), Y(p[2])) for p in pts)))
+        for p in pts:
+            out.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>' % (X(p[3]), Y(p[2]), colour))
+            out.append('<text x="%.1f" y="%.1f" fill="%s">%d</text>' % (X(p[3]) + 6, Y(p[2]) - 6, colour, p[1]))
+    for i, (tool, colour) in enumerate(colours.items()):
+        out.append('<rect x="%d" y="%d" width="12" height="12" fill="%s"/><text x="%d" y="%d">%s</text>' % (w - 170, 40 + i * 18, colour, w - 152, 50 + i * 18, tool))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--data", default=os.path.join(ROOT, "target", "bench-data"))
+    ap.add_argument("--only", help="comma-separated workload numbers, e.g. 2,4")
+    ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "levels.svg"))
+    ap.add_argument("--no-sweep", action="store_true")
+    args = ap.parse_args()
+    if not os.access(STEMZIP, os.X_OK):
+        sys.exit("build first: cargo build --release --no-default-features")
+    os.makedirs(args.data, exist_ok=True)
+    scratch = os.path.join(args.data, "out")
+    print("| workload | tool | wall s | CPU s | peak RSS MiB | output MiB | vs stemzip |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for number, (name, stems, files, size, compression) in enumerate(WORKLOADS, 1):
+        if args.only and str(number) not in args.only.split(","):
+            continue
+        print("generating workload %s…" % name, file=sys.stderr)
+        d = make_workload(args.data, name, stems, files, size)
+        rows, data_bytes, same = run_workload(d, name, compression, args.workers, args.rounds, scratch)
+        ref = rows[0][1]
+        for label, wall, cpu, rss, out in rows:
+            print("| %s (%.0f MiB) | %s | %.2f | %.2f | %.0f | %.1f | %.2fx |" % (
+                name, data_bytes / MIB, label, wall, cpu, rss / 1024, out / MIB, wall / ref))
+        if compression == "deflate":
+            print("| %s | stemzip -6 zips identical with 1 and %d workers | %s | | | | |" % (name, args.workers, "yes" if same else "NO"))
+        sys.stdout.flush()
+    if not args.no_sweep:
+        d = make_workload(args.data, WORKLOADS[1][0], *WORKLOADS[1][1:4])
+        points = level_sweep(d, args.workers, scratch)
+        os.makedirs(os.path.dirname(args.chart), exist_ok=True)
+        svg_chart(points, args.chart, "Deflate levels on workload 2 (%d workers)" % args.workers)
+        print()
+        print("| tool | level | MB/s | ratio |")
+        print("|---|---:|---:|---:|")
+        for tool, level, speed, ratio in points:
+            print("| %s | %d | %.1f | %.3f |" % (tool, level, speed, ratio))
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
