@@ -47,7 +47,7 @@ def csv_block(rng, rows):
     for _ in range(rows):
         t += 0.1
         values = [v + rng.gauss(0, 3.0) for v in values]
-        out.append("%.1f," % t + ",".join("%.6f" % v for v in values) + "\n")
+        out.append("%.1f," % t + ",".join("%.4f" % v for v in values) + "\n")
     return "".join(out).encode()
 
 

@@ -217,7 +217,7 @@ pub enum Compression {
     /// No compression (what the Python tool wrote).
     #[default]
     Stored,
-    /// Deflate, readable by every zip tool; levels 1–9.
+    /// Deflate, readable by every zip tool; levels 1–9 on zlib's scale.
     Deflate,
     /// Zstandard (method 93); levels 1–22; not every reader supports it.
     Zstd,

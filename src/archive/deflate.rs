@@ -8,8 +8,6 @@
 //! combined into the entry's. Chunk boundaries do not depend on the number of
 //! threads, so the output is the same with 1 worker or 64.
 
-use std::cell::RefCell;
-
 use flate2::{Compress, CompressError, Compression, FlushCompress, Status};
 
 /// Uncompressed bytes per chunk: the unit of work, and of memory in flight.
@@ -26,13 +24,20 @@ pub struct Compressed {
     pub crc: crc32fast::Hasher,
 }
 
-thread_local! {
-    /// One compressor per thread and level, reset between chunks.
-    static COMPRESSOR: RefCell<Option<(u32, Compress)>> = const { RefCell::new(None) };
+/// The zlib-rs level that gives stemzip's deflate `level`.
+///
+/// stemzip's levels 1–9 follow zlib's scale: level n compresses at least
+/// about as well as zlib's (gzip's, pigz's, Python's) level n. zlib-rs, like
+/// zlib-ng, trades size for speed at the same number — its level 1 is a
+/// "quick" mode some 40 % larger than gzip -1 on simulation CSV — so its
+/// level n+1 is used, up to 9 (measured in BENCHMARKS.md).
+pub fn backend_level(level: u32) -> u32 {
+    (level + 1).clamp(2, 9)
 }
 
 /// Compresses one chunk of a member. `dictionary` is the end of the previous
-/// chunk (empty for the first); `last` ends the deflate stream.
+/// chunk (empty for the first); `last` ends the deflate stream. `level` is the
+/// compressor's own level (see [`backend_level`]).
 pub fn compress_chunk(
     input: &[u8],
     dictionary: &[u8],
@@ -41,28 +46,19 @@ pub fn compress_chunk(
 ) -> Result<Compressed, CompressError> {
     let mut crc = crc32fast::Hasher::new();
     crc.update(input);
-    let data = COMPRESSOR.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        let compressor = match &mut *slot {
-            Some((l, c)) if *l == level => {
-                c.reset();
-                c
-            }
-            _ => {
-                let (_, c) = slot.insert((level, Compress::new(Compression::new(level), false)));
-                c
-            }
-        };
-        if !dictionary.is_empty() {
-            compressor.set_dictionary(dictionary)?;
-        }
-        let flush = if last {
-            FlushCompress::Finish
-        } else {
-            FlushCompress::Sync
-        };
-        deflate(compressor, input, flush)
-    })?;
+    // A fresh compressor for every chunk: a reused one (even after reset)
+    // can emit different bytes, and the output must not depend on which
+    // thread compressed what before. Its set-up is small next to 1 MiB of work.
+    let mut compressor = Compress::new(Compression::new(level), false);
+    if !dictionary.is_empty() {
+        compressor.set_dictionary(dictionary)?;
+    }
+    let flush = if last {
+        FlushCompress::Finish
+    } else {
+        FlushCompress::Sync
+    };
+    let data = deflate(&mut compressor, input, flush)?;
     Ok(Compressed { data, crc })
 }
 

@@ -275,6 +275,7 @@ pub fn write_stem(
     let bytes_in = match (settings.compression, settings.level) {
         (Compression::Deflate, level) => {
             let level = level.and_then(|l| u32::try_from(l).ok()).unwrap_or(6);
+            let level = deflate::backend_level(level);
             add_deflated(&mut archive, &stem.members, level, &out, pool, progress)?
         }
         (compression, level) => {
