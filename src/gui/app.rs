@@ -119,6 +119,27 @@ pub(crate) enum Msg {
     },
     /// A dialog closed, having chosen something or not.
     Dialog(Option<Command>),
+    /// A profile file was read (`path` made canonical).
+    ProfileLoaded {
+        path: PathBuf,
+        result: Result<Profile, String>,
+    },
+    /// `profile` was written to `path` (or not).
+    ProfileSaved {
+        path: PathBuf,
+        profile: Box<Profile>,
+        result: Result<(), String>,
+    },
+    /// A report file was read.
+    ReportLoaded {
+        path: PathBuf,
+        result: Result<Box<Report>, String>,
+    },
+    /// A report was written.
+    ReportSaved {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
 }
 
 /// The profile being edited and where it lives.
@@ -201,6 +222,8 @@ pub struct StemzipApp {
     planned_profile: Option<(Profile, PathBuf)>,
     title: String,
     run_when_checked: bool,
+    after_save: Option<Command>,
+    busy_files: usize,
 }
 
 impl StemzipApp {
@@ -238,35 +261,40 @@ impl StemzipApp {
             planned_profile: None,
             title: String::new(),
             run_when_checked: false,
+            after_save: None,
+            busy_files: 0,
         };
-        let start = options
-            .profile
-            .clone()
-            .or_else(|| app.remembered.last_profile.clone().filter(|p| p.is_file()))
-            .or_else(|| app.install_example());
-        match start {
-            Some(path) => app.open_profile(&path),
-            None => app.request_preview(),
-        }
+        // Disk work, even at start-up, happens off the UI thread.
+        let chosen = options.profile.clone();
+        let last = app.remembered.last_profile.clone();
+        let example_dir = app.config_dir.as_ref().map(|d| d.join("example"));
+        app.in_background(move || {
+            let path = chosen
+                .or_else(|| last.filter(|p| p.is_file()))
+                .map(Ok)
+                .or_else(|| {
+                    example_dir.map(|dir| {
+                        crate::example::install(&dir).map_err(|e| {
+                            format!("cannot install the example into {}: {e}", dir.display())
+                        })
+                    })
+                });
+            match path {
+                Some(Ok(path)) => load_profile(path),
+                Some(Err(e)) => Msg::ProfileLoaded {
+                    path: PathBuf::new(),
+                    result: Err(e),
+                },
+                None => Msg::ProfileLoaded {
+                    path: PathBuf::new(),
+                    result: Ok(Profile::default()),
+                },
+            }
+        });
         if options.run_now {
             app.run_when_checked = true;
         }
         app
-    }
-
-    /// Writes the bundled example into the config folder (first launch).
-    fn install_example(&mut self) -> Option<PathBuf> {
-        let dir = self.config_dir.as_ref()?.join("example");
-        match crate::example::install(&dir) {
-            Ok(path) => Some(path),
-            Err(e) => {
-                self.notify_error(format!(
-                    "cannot install the example into {}: {e}",
-                    dir.display()
-                ));
-                None
-            }
-        }
     }
 
     /// Queues a command (as a click would).
@@ -282,6 +310,25 @@ impl StemzipApp {
     /// Whether the preview is being planned.
     pub fn is_planning(&self) -> bool {
         self.edited_at.is_some() || self.preview.is_planning()
+    }
+
+    /// Whether a profile or report is being read or written.
+    pub fn is_busy_with_files(&self) -> bool {
+        self.busy_files > 0
+    }
+
+    /// Runs `work` on another thread; its message comes back through
+    /// [`Self::logic`]. Counts as file work until it answers.
+    fn in_background(&mut self, work: impl FnOnce() -> Msg + Send + 'static) {
+        self.busy_files += 1;
+        let tx = self.tx.clone();
+        let ctx = self.ctx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(work());
+            if let Some(ctx) = ctx {
+                ctx.request_repaint();
+            }
+        });
     }
 
     /// The rows of the results table, in run order.
@@ -328,17 +375,30 @@ impl StemzipApp {
     // ----- profiles -------------------------------------------------------
 
     fn open_profile(&mut self, path: &Path) {
-        match Profile::load(path) {
+        let path = path.to_owned();
+        self.in_background(move || load_profile(path));
+    }
+
+    fn profile_loaded(&mut self, path: PathBuf, result: Result<Profile, String>) {
+        match result {
             Ok(profile) => {
+                let has_file = !path.as_os_str().is_empty();
                 self.set_document(Document {
                     saved: profile.clone(),
                     profile,
-                    path: Some(path.to_owned()),
+                    path: has_file.then(|| path.clone()),
                 });
-                self.remember(path);
-                self.notify(format!("opened {}", path.display()));
+                if has_file {
+                    self.remember(path.clone());
+                    self.notify(format!("opened {}", path.display()));
+                }
             }
-            Err(e) => self.notify_error(e.to_string()),
+            Err(e) => {
+                self.notify_error(e);
+                if self.generation == 0 {
+                    self.request_preview();
+                }
+            }
         }
     }
 
@@ -349,21 +409,37 @@ impl StemzipApp {
     }
 
     fn save_to(&mut self, path: &Path) {
-        match self.doc.profile.save(path) {
+        let path = path.to_owned();
+        let profile = Box::new(self.doc.profile.clone());
+        self.in_background(move || {
+            let result = profile.save(&path).map_err(|e| e.to_string());
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
+            Msg::ProfileSaved {
+                path,
+                profile,
+                result,
+            }
+        });
+    }
+
+    fn profile_saved(&mut self, path: PathBuf, profile: Profile, result: Result<(), String>) {
+        let after = self.after_save.take();
+        match result {
             Ok(()) => {
-                self.doc.path = Some(path.to_owned());
-                self.doc.saved = self.doc.profile.clone();
-                self.remember(path);
+                self.doc.path = Some(path.clone());
+                // What was saved; edits made meanwhile stay marked unsaved.
+                self.doc.saved = profile;
+                self.remember(path.clone());
                 self.notify(format!("saved {}", path.display()));
                 // Relative paths now resolve against the new folder.
                 self.request_preview();
+                self.commands.extend(after);
             }
-            Err(e) => self.notify_error(e.to_string()),
+            Err(e) => self.notify_error(e),
         }
     }
 
-    fn remember(&mut self, path: &Path) {
-        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    fn remember(&mut self, path: PathBuf) {
         self.remembered.recent.retain(|p| *p != path);
         self.remembered.recent.insert(0, path.clone());
         self.remembered.recent.truncate(RECENT_PROFILES);
@@ -552,10 +628,14 @@ impl StemzipApp {
     }
 
     fn open_report(&mut self, path: &Path) {
-        let report = match Report::load(path) {
-            Ok(r) => r,
-            Err(e) => return self.notify_error(e.to_string()),
-        };
+        let path = path.to_owned();
+        self.in_background(move || {
+            let result = Report::load(&path).map(Box::new).map_err(|e| e.to_string());
+            Msg::ReportLoaded { path, result }
+        });
+    }
+
+    fn report_loaded(&mut self, path: &Path, report: &Report) {
         match report.profile() {
             Ok(profile) => self.set_document(Document {
                 saved: profile.clone(),
@@ -639,12 +719,12 @@ impl StemzipApp {
             }
             Command::SaveAs(path) => self.save_to(&path),
             Command::BrowseFolder(field) => {
-                let start = field
+                let base = self.doc.base_dir();
+                let current = field
                     .current(&self.doc.profile)
-                    .map(|raw| plan::resolve_path(&self.doc.base_dir(), &raw))
-                    .filter(|p| p.is_dir())
-                    .unwrap_or_else(|| self.doc.base_dir());
+                    .map(|raw| plan::resolve_path(&base, &raw));
                 self.spawn_dialog(move || {
+                    let start = current.filter(|p| p.is_dir()).unwrap_or(base);
                     rfd::FileDialog::new()
                         .set_title(field.label())
                         .set_directory(start)
@@ -697,10 +777,10 @@ impl StemzipApp {
                 });
             }
             Command::SaveReport(path) => match self.current_report() {
-                Some(report) => match report.save(&path) {
-                    Ok(()) => self.notify(format!("report saved to {}", path.display())),
-                    Err(e) => self.notify_error(e.to_string()),
-                },
+                Some(report) => self.in_background(move || {
+                    let result = report.save(&path).map_err(|e| e.to_string());
+                    Msg::ReportSaved { path, result }
+                }),
                 None => self.notify_error("nothing to report: run the profile first"),
             },
             Command::OpenReportDialog => {
@@ -741,10 +821,8 @@ impl StemzipApp {
             None => {}
             Some(true) => {
                 if let Some(path) = self.doc.path.clone() {
+                    self.after_save = Some(pending);
                     self.save_to(&path);
-                    if !self.doc.is_dirty() {
-                        self.commands.push(pending);
-                    }
                 } else {
                     self.commands.push(Command::SaveAsDialog);
                 }
@@ -793,6 +871,32 @@ impl StemzipApp {
                 Ok(Msg::Dialog(chosen)) => {
                     self.dialog_open = false;
                     self.commands.extend(chosen);
+                }
+                Ok(Msg::ProfileLoaded { path, result }) => {
+                    self.busy_files -= 1;
+                    self.profile_loaded(path, result);
+                }
+                Ok(Msg::ProfileSaved {
+                    path,
+                    profile,
+                    result,
+                }) => {
+                    self.busy_files -= 1;
+                    self.profile_saved(path, *profile, result);
+                }
+                Ok(Msg::ReportLoaded { path, result }) => {
+                    self.busy_files -= 1;
+                    match result {
+                        Ok(report) => self.report_loaded(&path, &report),
+                        Err(e) => self.notify_error(e),
+                    }
+                }
+                Ok(Msg::ReportSaved { path, result }) => {
+                    self.busy_files -= 1;
+                    match result {
+                        Ok(()) => self.notify(format!("report saved to {}", path.display())),
+                        Err(e) => self.notify_error(e),
+                    }
                 }
                 Err(_) => break,
             }
@@ -890,6 +994,13 @@ impl eframe::App for StemzipApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.remembered);
     }
+}
+
+/// Reads a profile file (on a background thread).
+fn load_profile(path: PathBuf) -> Msg {
+    let result = Profile::load(&path).map_err(|e| e.to_string());
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    Msg::ProfileLoaded { path, result }
 }
 
 /// The status a table row shows, in words and colour.

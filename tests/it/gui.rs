@@ -35,8 +35,12 @@ fn step_until(h: &mut Harness<'_, StemzipApp>, what: &str, done: impl Fn(&Stemzi
     h.run_steps(2);
 }
 
+/// Waits until file work and the preview are done.
 fn settled(h: &mut Harness<'_, StemzipApp>) {
-    step_until(h, "the preview", |app| !app.is_planning());
+    h.step();
+    step_until(h, "files and the preview", |app| {
+        !app.is_busy_with_files() && !app.is_planning()
+    });
 }
 
 fn status_of(h: &Harness<'_, StemzipApp>, stem: &str) -> String {
@@ -125,10 +129,10 @@ fn save_then_open_gives_the_same_profile_and_keeps_unknown_keys() {
 
     let saved = dir.path().join("saved.yml");
     h.state_mut().command(Command::SaveAs(saved.clone()));
-    h.run_steps(2);
+    settled(&mut h);
     assert!(!h.state().doc.is_dirty());
     h.state_mut().command(Command::OpenProfile(saved.clone()));
-    h.run_steps(2);
+    settled(&mut h);
     assert_eq!(h.state().doc.profile, edited);
     assert_eq!(h.state().doc.path.as_deref(), Some(saved.as_path()));
     let text = fs::read_to_string(&saved).unwrap();
@@ -158,7 +162,8 @@ fn unsaved_changes_are_asked_about_before_opening_another_profile() {
         Some(dir.path().join("input.yml").as_path())
     );
     h.get_by_label("Don't save").click();
-    h.run_steps(3);
+    h.step();
+    settled(&mut h);
     assert_eq!(h.state().doc.path.as_deref(), Some(other.as_path()));
     assert!(!h.state().doc.profile.archive.verify);
 }
@@ -206,7 +211,6 @@ fn opening_a_saved_error_report_lists_its_failed_stems_for_retry() {
     let mut h = window(config.path(), None);
     settled(&mut h);
     h.state_mut().command(Command::OpenReport(report));
-    h.run_steps(2);
     settled(&mut h);
     assert_eq!(status_of(&h, "bad"), "failed");
     assert_eq!(h.state().doc.path.as_deref(), Some(p.as_path()));
