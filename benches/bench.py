@@ -56,7 +56,8 @@ def write_csv(path, size, seed):
     header = b"time,tension,shear,fx,fy,fz,x,y,z\n"
     # Fresh rows for the first MiB, then varied repeats of 1 MiB blocks:
     # realistic ratio, quick to generate.
-    blocks = [csv_block(rng, 11_000) for _ in range(4)]
+    rows = min(11_000, size // 90 + 2)
+    blocks = [csv_block(rng, rows) for _ in range(4 if size > 4 * MIB else 1)]
     with open(path, "wb") as f:
         f.write(header)
         written = len(header)
@@ -64,7 +65,7 @@ def write_csv(path, size, seed):
         while written < size:
             block = blocks[(i * 7 + seed) % len(blocks)]
             if i % 3 == 2:
-                block = csv_block(rng, 11_000)
+                block = csv_block(rng, rows)
                 blocks[i % len(blocks)] = block
             piece = block[: size - written]
             f.write(piece)

@@ -239,9 +239,9 @@ fn read_error(member: &Member, source: io::Error) -> StemError {
     }
 }
 
-/// Writes `stem`'s zip into `output_dir`. Deflate chunks are compressed on
-/// `pool`; `progress` is called with the number of member bytes read since
-/// its last call.
+/// Writes `stem`'s zip into a temporary file in `output_dir`, ready to
+/// [`Prepared::commit`]. Deflate chunks are compressed on `pool`; `progress`
+/// is called with the number of member bytes read since its last call.
 pub fn write_stem(
     stem: &Stem,
     output_dir: &Path,
@@ -249,7 +249,7 @@ pub fn write_stem(
     control: &Control,
     pool: &rayon::ThreadPool,
     progress: &mut dyn FnMut(u64),
-) -> Result<Written, StemError> {
+) -> Result<Prepared, StemError> {
     let final_path = stem.zip_path(output_dir);
     if !settings.overwrite && final_path.exists() {
         return Err(StemError::Exists { zip: final_path });
@@ -303,7 +303,6 @@ pub fn write_stem(
             path: temp_path.clone(),
             source: e.into_error(),
         })?;
-    temp.as_file().sync_all().map_err(write_err(&temp_path))?;
     let bytes_out = temp
         .as_file()
         .metadata()
@@ -322,27 +321,70 @@ pub fn write_stem(
         })?;
     }
     control.check()?;
-
-    let persisted = if settings.overwrite {
-        temp.persist(&final_path)
-    } else {
-        temp.persist_noclobber(&final_path)
-    };
-    if let Err(e) = persisted {
-        if e.error.kind() == io::ErrorKind::AlreadyExists {
-            return Err(StemError::Exists { zip: final_path });
-        }
-        return Err(StemError::Write {
-            path: final_path,
-            source: e.error,
-        });
-    }
-    sync_folder(output_dir);
-    Ok(Written {
+    Ok(Prepared {
+        temp,
         zip: final_path,
+        overwrite: settings.overwrite,
         bytes_in,
         bytes_out,
     })
+}
+
+/// A complete zip in its temporary file, waiting to be committed.
+#[derive(Debug)]
+pub struct Prepared {
+    temp: tempfile::NamedTempFile,
+    zip: PathBuf,
+    overwrite: bool,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+impl Prepared {
+    /// Makes the zip durable and puts it in place: its data is flushed to
+    /// disk, it is renamed to its final name (replacing an older zip only
+    /// when overwrite is on), and the folder entry is flushed.
+    ///
+    /// Commits are independent of each other, so the engine runs many at
+    /// once: the file system then flushes them together instead of one disk
+    /// round trip per zip.
+    pub fn commit(self) -> Result<Written, StemError> {
+        let Prepared {
+            temp,
+            zip,
+            overwrite,
+            bytes_in,
+            bytes_out,
+        } = self;
+        temp.as_file()
+            .sync_all()
+            .map_err(|source| StemError::Write {
+                path: temp.path().to_owned(),
+                source,
+            })?;
+        let persisted = if overwrite {
+            temp.persist(&zip)
+        } else {
+            temp.persist_noclobber(&zip)
+        };
+        if let Err(e) = persisted {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                return Err(StemError::Exists { zip });
+            }
+            return Err(StemError::Write {
+                path: zip,
+                source: e.error,
+            });
+        }
+        if let Some(dir) = zip.parent() {
+            sync_folder(dir);
+        }
+        Ok(Written {
+            zip,
+            bytes_in,
+            bytes_out,
+        })
+    }
 }
 
 /// Where entries go and when to stop.

@@ -26,6 +26,10 @@ use crate::report::{Report, StemOutcome};
 
 /// How often a running stem reports progress at most.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// Threads that commit finished zips (flush to disk, rename) concurrently.
+const COMMIT_THREADS: usize = 8;
+/// Written zips that may wait for a commit (each holds an open file).
+const COMMIT_QUEUE: usize = 32;
 
 /// Stops a run: running stems stop within one buffer, queued stems do not start.
 #[derive(Debug, Clone, Default)]
@@ -206,17 +210,32 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             let queue = Arc::new(runnable.clone());
             let next = Arc::new(AtomicUsize::new(0));
             let (itx, irx) = mpsc::channel();
+            // Commits (flush + rename) run on their own threads, many at once,
+            // so the file system flushes them together and stem threads go on.
+            let (ctx, crx) = crossbeam_channel::bounded::<CommitJob>(COMMIT_QUEUE);
+            for c in 0..COMMIT_THREADS.min(runnable.len()) {
+                let (crx, itx) = (crx.clone(), itx.clone());
+                let _ = std::thread::Builder::new()
+                    .name(format!("stemzip-commit-{c}"))
+                    .spawn(move || {
+                        for job in crx {
+                            let _ = itx.send(job.run());
+                        }
+                    });
+            }
+            drop(crx);
             let drivers = plan.settings.workers.get().min(runnable.len());
             for d in 0..drivers {
                 let (itx, plan, cancel) = (itx.clone(), Arc::clone(&plan), cancel.clone());
                 let (pool, queue, next) =
                     (Arc::clone(&pool), Arc::clone(&queue), Arc::clone(&next));
+                let commits = ctx.clone();
                 let spawned = std::thread::Builder::new()
                     .name(format!("stemzip-stem-{d}"))
                     .spawn(move || {
                         while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
                             let result = catch_unwind(AssertUnwindSafe(|| {
-                                run_stem(&plan, i, &cancel, &itx, &pool);
+                                run_stem(&plan, i, &cancel, &itx, &pool, &commits);
                             }));
                             if result.is_err() {
                                 let _ = itx.send(Event::Failed {
@@ -235,6 +254,7 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
                     continue;
                 }
             }
+            drop(ctx);
             drop(itx);
             for event in irx {
                 record(event, &mut outcomes);
@@ -290,6 +310,7 @@ fn run_stem(
     cancel: &CancelToken,
     tx: &Sender<Event>,
     pool: &rayon::ThreadPool,
+    commits: &crossbeam_channel::Sender<CommitJob>,
 ) {
     let stem = &plan.stems[i];
     let name = || stem.name.clone();
@@ -331,37 +352,90 @@ fn run_stem(
         pool,
         &mut progress,
     );
-    let seconds = started.elapsed().as_secs_f64();
-    let event = match result {
+    match result {
+        Ok(prepared) => {
+            let job = CommitJob {
+                stem: i,
+                name: name(),
+                files: stem.members.len(),
+                started,
+                prepared,
+            };
+            if let Err(crossbeam_channel::SendError(job)) = commits.send(job) {
+                // No commit thread left: commit here.
+                let _ = tx.send(job.run());
+            }
+        }
+        Err(e) => {
+            let seconds = started.elapsed().as_secs_f64();
+            let _ = tx.send(terminal_event(
+                i,
+                name(),
+                stem.members.len(),
+                seconds,
+                Err(e),
+            ));
+        }
+    }
+}
+
+/// A written zip waiting for its commit (flush to disk, rename into place).
+struct CommitJob {
+    stem: usize,
+    name: String,
+    files: usize,
+    started: Instant,
+    prepared: archive::Prepared,
+}
+
+impl CommitJob {
+    /// Commits and returns the stem's terminal event.
+    fn run(self) -> Event {
+        let result = self.prepared.commit();
+        terminal_event(
+            self.stem,
+            self.name,
+            self.files,
+            self.started.elapsed().as_secs_f64(),
+            result,
+        )
+    }
+}
+
+/// The event that ends a stem, from how writing (and committing) it went.
+fn terminal_event(
+    stem: usize,
+    name: String,
+    files: usize,
+    seconds: f64,
+    result: Result<archive::Written, StemError>,
+) -> Event {
+    match result {
         Ok(written) => Event::Finished {
-            stem: i,
-            name: name(),
+            stem,
+            name,
             zip: written.zip,
-            files: stem.members.len(),
+            files,
             bytes_in: written.bytes_in,
             bytes_out: written.bytes_out,
             seconds,
         },
-        Err(StemError::Cancelled) => Event::Cancelled {
-            stem: i,
-            name: name(),
-        },
+        Err(StemError::Cancelled) => Event::Cancelled { stem, name },
         Err(StemError::TimedOut) => Event::TimedOut {
-            stem: i,
-            name: name(),
+            stem,
+            name,
             seconds,
         },
         Err(StemError::Exists { zip }) => Event::Skipped {
-            stem: i,
-            name: name(),
+            stem,
+            name,
             reason: format!("{} exists and overwrite is off", zip.display()),
         },
         Err(e) => Event::Failed {
-            stem: i,
-            name: name(),
+            stem,
+            name,
             error: e.to_string(),
             seconds,
         },
-    };
-    let _ = tx.send(event);
+    }
 }
