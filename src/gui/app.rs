@@ -122,7 +122,7 @@ pub(crate) enum Msg {
     /// A profile file was read (`path` made canonical).
     ProfileLoaded {
         path: PathBuf,
-        result: Result<Profile, String>,
+        result: Result<Box<Profile>, String>,
     },
     /// `profile` was written to `path` (or not).
     ProfileSaved {
@@ -287,7 +287,7 @@ impl StemzipApp {
                 },
                 None => Msg::ProfileLoaded {
                     path: PathBuf::new(),
-                    result: Ok(Profile::default()),
+                    result: Ok(Box::default()),
                 },
             }
         });
@@ -874,7 +874,7 @@ impl StemzipApp {
                 }
                 Ok(Msg::ProfileLoaded { path, result }) => {
                     self.busy_files -= 1;
-                    self.profile_loaded(path, result);
+                    self.profile_loaded(path, result.map(|p| *p));
                 }
                 Ok(Msg::ProfileSaved {
                     path,
@@ -998,7 +998,9 @@ impl eframe::App for StemzipApp {
 
 /// Reads a profile file (on a background thread).
 fn load_profile(path: PathBuf) -> Msg {
-    let result = Profile::load(&path).map_err(|e| e.to_string());
+    let result = Profile::load(&path)
+        .map(Box::new)
+        .map_err(|e| e.to_string());
     let path = std::fs::canonicalize(&path).unwrap_or(path);
     Msg::ProfileLoaded { path, result }
 }
