@@ -11,8 +11,9 @@ as an SVG chart.
     cargo build --release --no-default-features   # the engine, without the window
     python3 benches/bench.py [--rounds 3] [--data DIR] [--out BENCHMARKS-table.md]
 
-Needs: python3, and for the peers Info-ZIP `zip`, 7-Zip `7zz`, `pigz`
-(apt-get install zip 7zip pigz). A missing peer is left out of the table.
+Needs: python3 and GNU time (apt-get install time); for the peers Info-ZIP
+`zip`, 7-Zip `7zz`, `pigz` (apt-get install zip 7zip pigz). A missing peer is
+left out of the table.
 """
 
 import argparse
@@ -117,17 +118,24 @@ def have(tool):
 
 
 def measure(cmd, shell=False):
-    """Runs cmd; returns wall seconds, CPU seconds, peak RSS in KiB (of the
-    process and the children it waited for)."""
+    """Runs cmd; returns wall seconds, CPU seconds and peak RSS in KiB. The
+    RSS comes from GNU time, which starts the command itself: a child forked
+    from this (large) Python process would report the parent's RSS as its own."""
+    if isinstance(cmd, str):
+        cmd = ["sh", "-c", cmd]
+    report = os.path.join(os.environ.get("TMPDIR", "/tmp"), "stemzip-bench-time.txt")
+    gnu_time = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+    full = [gnu_time, "-f", "%e %U %S %M", "-o", report] + cmd if gnu_time else cmd
     start = time.perf_counter()
-    p = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError("%s failed: %s" % (cmd if isinstance(cmd, str) else " ".join(cmd), err[-2000:]))
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    if p.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr.decode(errors="replace")[-2000:]))
+    if not gnu_time:
+        return wall, float("nan"), float("nan")
+    with open(report) as f:
+        fields = f.read().split()[-4:]
+    return wall, float(fields[1]) + float(fields[2]), float(fields[3])
 
 
 def dir_size(path):
@@ -167,7 +175,7 @@ def tools_for(d, compression, workers, out):
         for level in (6, 1):
             tools.append(("pigz -%d -p %d (same bytes)" % (level, workers), (lambda l: lambda: ("mkdir -p %s && cat %s/*.csv | pigz -%d -p %d > %s/all.gz" % (out, csv, l, workers, out), True))(level)))
     if have("7zz"):
-        for level in (1, 5):
+        for level in (1,):
             tools.append(("7zz -mx=%d -mmt=%d per stem" % (level, workers), (lambda l: lambda: (per_stem("7zz a -bso0 -bsp0 -tzip -mx=%d -mmt=%d %s/{}.zip %s/{}*" % (l, workers, out, csv), 1), True))(level)))
     if have("zip"):
         tools.append(("Info-ZIP zip -6 per stem (%d at once)" % workers, lambda: (per_stem("zip -q -j -6 %s/{}.zip %s/{}*" % (out, csv), workers), True)))
@@ -220,9 +228,9 @@ def level_sweep(d, workers, scratch):
     runs = [("stemzip", l, lambda l=l: ([STEMZIP, "run", profile(d, scratch, "deflate", l), "--workers", str(workers)], False)) for l in range(1, 10)]
     stems = stems_of(d)
     if have("7zz"):
-        runs += [("7-Zip", l, lambda l=l: ("for s in %s; do 7zz a -bso0 -bsp0 -tzip -mx=%d -mmt=%d %s/$s.zip %s/$s*; done" % (" ".join(stems), l, workers, scratch, csv), True)) for l in (1, 3, 5, 7, 9)]
+        runs += [("7-Zip", l, lambda l=l: ("for s in %s; do 7zz a -bso0 -bsp0 -tzip -mx=%d -mmt=%d %s/$s.zip %s/$s*; done" % (" ".join(stems), l, workers, scratch, csv), True)) for l in (1, 5, 7)]
     if have("zip"):
-        runs += [("Info-ZIP", l, lambda l=l: ("printf '%%s\\n' %s | xargs -P %d -I{} sh -c 'zip -q -j -%d %s/{}.zip %s/{}*'" % (" ".join(stems), workers, l, scratch, csv), True)) for l in (1, 3, 6, 9)]
+        runs += [("Info-ZIP", l, lambda l=l: ("printf '%%s\\n' %s | xargs -P %d -I{} sh -c 'zip -q -j -%d %s/{}.zip %s/{}*'" % (" ".join(stems), workers, l, scratch, csv), True)) for l in (1, 6, 9)]
     for tool, level, build in runs:
         shutil.rmtree(scratch, ignore_errors=True)
         os.makedirs(scratch)
@@ -270,6 +278,29 @@ def svg_chart(points, path, title):
         f.write("\n".join(out))
 
 
+def planning(base):
+    """20,000 stems x 100,000 data files: time the plan alone (dry run)."""
+    d = os.path.join(base, "planning")
+    marker = os.path.join(d, ".complete")
+    if not os.path.exists(marker):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(os.path.join(d, "yml"))
+        os.makedirs(os.path.join(d, "csv"))
+        for s in range(20_000):
+            open(os.path.join(d, "yml", "run%05d_LC.yml" % s), "w").close()
+        for f in range(100_000):
+            # Every stem takes about five files; a few take none.
+            open(os.path.join(d, "csv", "run%05d_LC_part%d.csv" % (f // 5, f % 5)), "w").close()
+        open(marker, "w").close()
+    rows = []
+    for mode in ("contains", "prefix", "exact"):
+        p = profile(d, os.path.join(d, "out"), "stored", None)
+        cmd = [STEMZIP, "run", p, "--dry-run", "--json", "--set", "archive.stem_match=%s" % mode]
+        walls = [measure(cmd)[0] for _ in range(3)]
+        rows.append((mode, statistics.median(walls)))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -278,11 +309,18 @@ def main():
     ap.add_argument("--only", help="comma-separated workload numbers, e.g. 2,4")
     ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "levels.svg"))
     ap.add_argument("--no-sweep", action="store_true")
+    ap.add_argument("--planning", action="store_true", help="only time planning 20,000 stems x 100,000 files")
     args = ap.parse_args()
     if not os.access(STEMZIP, os.X_OK):
         sys.exit("build first: cargo build --release --no-default-features")
     os.makedirs(args.data, exist_ok=True)
     scratch = os.path.join(args.data, "out")
+    if args.planning:
+        print("| stem match | plan of 20,000 stems x 100,000 files (dry run, whole process) |")
+        print("|---|---:|")
+        for mode, wall in planning(args.data):
+            print("| %s | %.2f s |" % (mode, wall))
+        return
     print("| workload | tool | wall s | CPU s | peak RSS MiB | output MiB | vs stemzip |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for number, (name, stems, files, size, compression) in enumerate(WORKLOADS, 1):

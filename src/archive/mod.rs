@@ -267,7 +267,13 @@ pub fn write_stem(
     };
     let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
     let temp_path = temp.path().to_owned();
-    let mut archive: Archive = ZipArchiveWriter::new(BufWriter::with_capacity(BUFFER_SIZE, temp));
+    // Small stems need no 1 MiB buffers: many of them are the common case.
+    let small = |bytes: u64| {
+        usize::try_from(bytes.saturating_add(64 * 1024))
+            .map_or(BUFFER_SIZE, |b| b.clamp(4096, BUFFER_SIZE))
+    };
+    let mut archive: Archive =
+        ZipArchiveWriter::new(BufWriter::with_capacity(small(stem.total_size()), temp));
     let out = Output {
         zip: &final_path,
         control,
@@ -279,7 +285,8 @@ pub fn write_stem(
             add_deflated(&mut archive, &stem.members, level, &out, pool, progress)?
         }
         (compression, level) => {
-            let mut buffer = vec![0u8; BUFFER_SIZE];
+            let largest = stem.members.iter().map(|m| m.size).max().unwrap_or(0);
+            let mut buffer = vec![0u8; small(largest)];
             let mut total = 0;
             for member in &stem.members {
                 total += add_streamed(
@@ -347,8 +354,9 @@ impl Prepared {
     ///
     /// Commits are independent of each other, so the engine runs many at
     /// once: the file system then flushes them together instead of one disk
-    /// round trip per zip.
-    pub fn commit(self) -> Result<Written, StemError> {
+    /// round trip per zip. `folder` is the output folder, opened once for
+    /// the run (`None` where folders cannot be flushed, e.g. Windows).
+    pub fn commit(self, folder: Option<&File>) -> Result<Written, StemError> {
         let Prepared {
             temp,
             zip,
@@ -376,8 +384,9 @@ impl Prepared {
                 source: e.error,
             });
         }
-        if let Some(dir) = zip.parent() {
-            sync_folder(dir);
+        if let Some(folder) = folder {
+            // Best effort: the data itself is already on disk.
+            let _ = folder.sync_all();
         }
         Ok(Written {
             zip,
@@ -679,13 +688,12 @@ pub fn verify_zip(path: &Path) -> Result<ZipCheck, String> {
     })
 }
 
-/// Flushes the folder entry of a renamed file to disk (Unix; a no-op
-/// elsewhere). Best effort: the data itself was already flushed.
-fn sync_folder(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
+/// Opens a folder so that its entries can be flushed to disk after renames
+/// (Unix; `None` elsewhere, where a folder cannot be opened as a file).
+pub fn open_folder(dir: &Path) -> Option<File> {
+    if cfg!(unix) {
+        File::open(dir).ok()
+    } else {
+        None
     }
-    #[cfg(not(unix))]
-    let _ = dir;
 }

@@ -213,13 +213,14 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             // Commits (flush + rename) run on their own threads, many at once,
             // so the file system flushes them together and stem threads go on.
             let (ctx, crx) = crossbeam_channel::bounded::<CommitJob>(COMMIT_QUEUE);
+            let folder = Arc::new(archive::open_folder(&plan.output_dir));
             for c in 0..COMMIT_THREADS.min(runnable.len()) {
-                let (crx, itx) = (crx.clone(), itx.clone());
+                let (crx, itx, folder) = (crx.clone(), itx.clone(), Arc::clone(&folder));
                 let _ = std::thread::Builder::new()
                     .name(format!("stemzip-commit-{c}"))
                     .spawn(move || {
                         for job in crx {
-                            let _ = itx.send(job.run());
+                            let _ = itx.send(job.run(folder.as_ref().as_ref()));
                         }
                     });
             }
@@ -363,7 +364,8 @@ fn run_stem(
             };
             if let Err(crossbeam_channel::SendError(job)) = commits.send(job) {
                 // No commit thread left: commit here.
-                let _ = tx.send(job.run());
+                let folder = archive::open_folder(&plan.output_dir);
+                let _ = tx.send(job.run(folder.as_ref()));
             }
         }
         Err(e) => {
@@ -390,8 +392,8 @@ struct CommitJob {
 
 impl CommitJob {
     /// Commits and returns the stem's terminal event.
-    fn run(self) -> Event {
-        let result = self.prepared.commit();
+    fn run(self, folder: Option<&std::fs::File>) -> Event {
+        let result = self.prepared.commit(folder);
         terminal_event(
             self.stem,
             self.name,
