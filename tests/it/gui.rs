@@ -227,3 +227,74 @@ fn opening_a_saved_error_report_lists_its_failed_stems_for_retry() {
     assert_eq!(status_of(&h, "bad"), "done");
     assert_eq!(zip_names(&t.out().join("bad.zip")), ["bad_1.csv"]);
 }
+
+#[test]
+fn a_table_of_100000_stems_draws_only_the_rows_in_view_and_filters_problems() {
+    use stemzip::report::{Report, StemOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let stems = (0..100_000)
+        .map(|i| StemOutcome {
+            stem: format!("case{i:06}"),
+            status: if i % 1000 == 7 {
+                StemStatus::Failed
+            } else {
+                StemStatus::Done
+            },
+            error: (i % 1000 == 7).then(|| "cannot read it".to_owned()),
+            reason: None,
+            zip: None,
+            members: Vec::new(),
+            bytes_in: i,
+            bytes_out: i / 2,
+            seconds: 0.01,
+        })
+        .collect();
+    let report = Report {
+        stemzip_version: "test".into(),
+        created: "2026-11-28T00:00:00Z".into(),
+        profile_path: None,
+        output_directory: dir.path().join("zip"),
+        summary: Default::default(),
+        stems,
+        profile: stemzip::Profile::default().to_value(),
+    };
+    let path = dir.path().join("big-report.yaml");
+    report.save(&path).unwrap();
+
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    h.state_mut().command(Command::OpenReport(path));
+    settled(&mut h);
+    assert_eq!(h.state().rows().len(), 100_000);
+    let drawn = |h: &Harness<'_, StemzipApp>| -> Vec<String> {
+        h.query_all_by(|n| {
+            n.role() == egui::Role::Label && n.value().is_some_and(|v| v.contains(" status: "))
+        })
+        .map(|n| n.accesskit_node().value().unwrap_or_default())
+        .collect()
+    };
+    let rows = drawn(&h);
+    assert!(
+        !rows.is_empty() && rows.len() < 200,
+        "{} rows drawn",
+        rows.len()
+    );
+    assert_eq!(rows[0], "case000000 status: done");
+
+    // Sorting by stem again reverses the order: the last stem comes first.
+    h.get_by_label("Stem ⏶").click();
+    h.run_steps(2);
+    assert_eq!(drawn(&h)[0], "case099999 status: done");
+
+    h.get_by_label("Problems only").click();
+    h.run_steps(2);
+    // The 100 failed stems, still newest first, still only those in view.
+    let rows = drawn(&h);
+    assert!(!rows.is_empty() && rows.len() <= 100, "{rows:?}");
+    assert_eq!(rows[0], "case099007 status: failed");
+    assert!(
+        rows.iter().all(|r| r.ends_with("status: failed")),
+        "{rows:?}"
+    );
+}
