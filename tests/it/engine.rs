@@ -356,12 +356,7 @@ fn a_killed_runs_temporary_files_are_removed_by_the_next_run_and_user_files_are_
 #[test]
 fn save_error_reports_writes_a_report_listing_each_failed_stem() {
     let t = Tree::new();
-    t.stems(&["good", "bad"]).data(&["good_1.csv", "bad_1.csv"]);
-    let p = t.profile("parallel_processing:\n  save_error_reports: true\n");
-    let plan = plan(&p);
-    fs::remove_file(t.path().join("csv/bad_1.csv")).unwrap();
-    let (_, summary) = execute(plan);
-    let path = summary.report.clone().expect("a report path");
+    let (p, path) = run_with_a_failed_stem(&t);
     let name = path.file_name().unwrap().to_str().unwrap();
     assert!(
         name.starts_with("stemzip-report-") && name.ends_with("Z.yaml"),

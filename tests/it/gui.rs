@@ -200,12 +200,7 @@ fn cancel_stops_a_run() {
 #[test]
 fn opening_a_saved_error_report_lists_its_failed_stems_for_retry() {
     let t = Tree::new();
-    t.stems(&["good", "bad"]).data(&["good_1.csv", "bad_1.csv"]);
-    let p = t.profile("parallel_processing:\n  save_error_reports: true\n");
-    let plan = plan(&p);
-    fs::remove_file(t.path().join("csv/bad_1.csv")).unwrap();
-    let (_, summary) = execute(plan);
-    let report = summary.report.expect("a report");
+    let (p, report) = run_with_a_failed_stem(&t);
 
     let config = tempfile::tempdir().unwrap();
     let mut h = window(config.path(), None);

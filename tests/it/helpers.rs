@@ -205,3 +205,14 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
         .filter(|n| stemzip::archive::temp::is_temp_name(n))
         .collect()
 }
+
+/// A run of stems `good` and `bad` with error reports on, where `bad`'s
+/// only file vanishes after planning. Returns the profile and the report.
+pub fn run_with_a_failed_stem(t: &Tree) -> (PathBuf, PathBuf) {
+    t.stems(&["good", "bad"]).data(&["good_1.csv", "bad_1.csv"]);
+    let p = t.profile("parallel_processing:\n  save_error_reports: true\n");
+    let plan = plan(&p);
+    fs::remove_file(t.path().join("csv/bad_1.csv")).unwrap();
+    let (_, summary) = execute(plan);
+    (p, summary.report.expect("a report path"))
+}
