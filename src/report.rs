@@ -65,11 +65,11 @@ pub struct StemOutcome {
 }
 
 impl StemOutcome {
-    /// The outcome a terminal event describes.
-    pub fn from_event(stem: &Stem, event: &Event) -> Self {
-        let mut outcome = StemOutcome {
+    /// A planned stem that has not started: queued, nothing measured yet.
+    pub fn planned(stem: &Stem) -> Self {
+        StemOutcome {
             stem: stem.name.clone(),
-            status: event.status().unwrap_or(StemStatus::Failed),
+            status: StemStatus::Queued,
             error: None,
             reason: None,
             zip: None,
@@ -77,8 +77,23 @@ impl StemOutcome {
             bytes_in: 0,
             bytes_out: 0,
             seconds: 0.0,
-        };
+        }
+    }
+
+    /// The outcome a terminal event describes.
+    pub fn from_event(stem: &Stem, event: &Event) -> Self {
+        let mut outcome = Self::planned(stem);
+        outcome.record(event);
+        outcome
+    }
+
+    /// Takes in one event of this stem: its status, and what it measured.
+    pub fn record(&mut self, event: &Event) {
+        if let Some(status) = event.status() {
+            self.status = status;
+        }
         match event {
+            Event::Progress { bytes_done, .. } => self.bytes_in = *bytes_done,
             Event::Finished {
                 zip,
                 bytes_in,
@@ -86,23 +101,27 @@ impl StemOutcome {
                 seconds,
                 ..
             } => {
-                outcome.zip = Some(zip.clone());
-                outcome.bytes_in = *bytes_in;
-                outcome.bytes_out = *bytes_out;
-                outcome.seconds = *seconds;
+                self.zip = Some(zip.clone());
+                self.bytes_in = *bytes_in;
+                self.bytes_out = *bytes_out;
+                self.seconds = *seconds;
             }
             Event::Failed { error, seconds, .. } => {
-                outcome.error = Some(error.clone());
-                outcome.seconds = *seconds;
+                self.error = Some(error.clone());
+                self.seconds = *seconds;
             }
             Event::TimedOut { seconds, .. } => {
-                outcome.error = Some(format!("timed out after {seconds:.1} s"));
-                outcome.seconds = *seconds;
+                self.error = Some(format!("timed out after {seconds:.1} s"));
+                self.seconds = *seconds;
             }
-            Event::Skipped { reason, .. } => outcome.reason = Some(reason.clone()),
+            Event::Skipped { reason, .. } => self.reason = Some(reason.clone()),
             _ => {}
         }
-        outcome
+    }
+
+    /// The error, or the reason a skipped stem was skipped.
+    pub fn message(&self) -> Option<&str> {
+        self.error.as_deref().or(self.reason.as_deref())
     }
 }
 

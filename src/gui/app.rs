@@ -609,11 +609,11 @@ impl StemzipApp {
         let stems: Vec<StemOutcome> = rows
             .iter()
             .map(|r| {
-                summary.count(r.status);
-                summary.bytes_in += r.bytes_done;
-                summary.bytes_out += r.bytes_out.unwrap_or(0);
-                summary.seconds += r.seconds.unwrap_or(0.0);
-                r.outcome()
+                summary.count(r.status());
+                summary.bytes_in += r.outcome.bytes_in;
+                summary.bytes_out += r.bytes_out().unwrap_or(0);
+                summary.seconds += r.seconds().unwrap_or(0.0);
+                r.outcome.clone()
             })
             .collect();
         Some(Report {

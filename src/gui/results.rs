@@ -4,7 +4,6 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use egui::{RichText, Ui};
@@ -19,89 +18,63 @@ use crate::report::StemOutcome;
 /// How often a running table is re-sorted at most.
 const RESORT_INTERVAL: Duration = Duration::from_millis(250);
 
-/// One stem's row.
+/// One stem's row: how the stem stands, and what the plan said of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
-    /// The stem.
-    pub stem: String,
-    /// Where it stands.
-    pub status: StemStatus,
+    /// Status, sizes, time, error, members, zip.
+    pub outcome: StemOutcome,
     /// Member files.
     pub files: usize,
     /// Planned input size.
     pub bytes_total: u64,
-    /// Input read so far.
-    pub bytes_done: u64,
-    /// Zip size, once done.
-    pub bytes_out: Option<u64>,
-    /// Time taken, once over.
-    pub seconds: Option<f64>,
-    /// Error text or skip reason.
-    pub error: Option<String>,
-    /// Member files.
-    pub members: Vec<PathBuf>,
-    /// The zip, once done.
-    pub zip: Option<PathBuf>,
 }
 
 impl Row {
     /// A queued row for a planned stem.
     pub fn planned(stem: &Stem) -> Self {
         Row {
-            stem: stem.name.clone(),
-            status: StemStatus::Queued,
+            outcome: StemOutcome::planned(stem),
             files: stem.members.len(),
             bytes_total: stem.total_size(),
-            bytes_done: 0,
-            bytes_out: None,
-            seconds: None,
-            error: None,
-            members: stem.members.iter().map(|m| m.path.clone()).collect(),
-            zip: None,
         }
     }
 
     /// A row from a saved report.
     pub fn from_outcome(o: &StemOutcome) -> Self {
         Row {
-            stem: o.stem.clone(),
-            status: o.status,
+            outcome: o.clone(),
             files: o.members.len(),
             bytes_total: o.bytes_in,
-            bytes_done: o.bytes_in,
-            bytes_out: (o.bytes_out > 0).then_some(o.bytes_out),
-            seconds: Some(o.seconds),
-            error: o.error.clone().or_else(|| o.reason.clone()),
-            members: o.members.clone(),
-            zip: o.zip.clone(),
         }
     }
 
-    /// The row as a report entry.
-    pub fn outcome(&self) -> StemOutcome {
-        StemOutcome {
-            stem: self.stem.clone(),
-            status: self.status,
-            error: self
-                .error
-                .clone()
-                .filter(|_| self.status != StemStatus::Skipped),
-            reason: self
-                .error
-                .clone()
-                .filter(|_| self.status == StemStatus::Skipped),
-            zip: self.zip.clone(),
-            members: self.members.clone(),
-            bytes_in: self.bytes_done,
-            bytes_out: self.bytes_out.unwrap_or(0),
-            seconds: self.seconds.unwrap_or(0.0),
-        }
+    /// The stem.
+    pub fn stem(&self) -> &str {
+        &self.outcome.stem
+    }
+
+    /// Where the stem stands.
+    pub fn status(&self) -> StemStatus {
+        self.outcome.status
+    }
+
+    /// Zip size, once done.
+    pub fn bytes_out(&self) -> Option<u64> {
+        (self.outcome.status == StemStatus::Done).then_some(self.outcome.bytes_out)
+    }
+
+    /// Time taken, once over.
+    pub fn seconds(&self) -> Option<f64> {
+        self.outcome
+            .status
+            .is_terminal()
+            .then_some(self.outcome.seconds)
     }
 
     /// Zip size over input size.
     pub fn ratio(&self) -> Option<f64> {
-        let out = self.bytes_out?;
-        (self.bytes_done > 0).then(|| out as f64 / self.bytes_done as f64)
+        let out = self.bytes_out()?;
+        (self.outcome.bytes_in > 0).then(|| out as f64 / self.outcome.bytes_in as f64)
     }
 }
 
@@ -184,7 +157,7 @@ impl Results {
         self.index = rows
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.stem.clone(), i))
+            .map(|(i, r)| (r.stem().to_owned(), i))
             .collect();
         self.rows = rows;
         self.selected = None;
@@ -223,8 +196,8 @@ impl Results {
     pub fn failed_stems(&self) -> Vec<String> {
         self.rows
             .iter()
-            .filter(|r| matches!(r.status, StemStatus::Failed | StemStatus::TimedOut))
-            .map(|r| r.stem.clone())
+            .filter(|r| matches!(r.status(), StemStatus::Failed | StemStatus::TimedOut))
+            .map(|r| r.stem().to_owned())
             .collect()
     }
 
@@ -233,41 +206,14 @@ impl Results {
         let Some(row) = self.rows.get_mut(i) else {
             return;
         };
-        let before = row.bytes_done;
-        if let Some(status) = event.status() {
-            row.status = status;
-        }
-        match event {
-            Event::Progress { bytes_done, .. } => row.bytes_done = *bytes_done,
-            Event::Finished {
-                zip,
-                bytes_in,
-                bytes_out,
-                seconds,
-                ..
-            } => {
-                row.bytes_done = *bytes_in;
-                row.bytes_out = Some(*bytes_out);
-                row.seconds = Some(*seconds);
-                row.zip = Some(zip.clone());
-            }
-            Event::Failed { error, seconds, .. } => {
-                row.error = Some(error.clone());
-                row.seconds = Some(*seconds);
-            }
-            Event::TimedOut { seconds, .. } => {
-                row.error = Some(format!("timed out after {seconds:.1} s"));
-                row.seconds = Some(*seconds);
-            }
-            Event::Skipped { reason, .. } => row.error = Some(reason.clone()),
-            _ => {}
-        }
-        let done_now = if row.status.is_terminal() {
+        let before = row.outcome.bytes_in;
+        row.outcome.record(event);
+        let done_now = if row.status().is_terminal() {
             self.progress.ended += 1;
             // A stem that ended without a zip counts as dealt with for the progress bar.
-            row.bytes_total.max(row.bytes_done)
+            row.bytes_total.max(row.outcome.bytes_in)
         } else {
-            row.bytes_done
+            row.outcome.bytes_in
         };
         self.progress.bytes_done += done_now.saturating_sub(before);
         self.view_dirty = true;
@@ -276,21 +222,21 @@ impl Results {
     fn compare(&self, a: usize, b: usize) -> Ordering {
         let (ra, rb) = (&self.rows[a], &self.rows[b]);
         let by = match self.sort.0 {
-            SortKey::Stem => ra.stem.cmp(&rb.stem),
-            SortKey::Status => ra.status.cmp(&rb.status),
+            SortKey::Stem => ra.stem().cmp(rb.stem()),
+            SortKey::Status => ra.status().cmp(&rb.status()),
             SortKey::Files => ra.files.cmp(&rb.files),
             SortKey::Input => ra.bytes_total.cmp(&rb.bytes_total),
-            SortKey::Zip => ra.bytes_out.cmp(&rb.bytes_out),
+            SortKey::Zip => ra.bytes_out().cmp(&rb.bytes_out()),
             SortKey::Ratio => ra
                 .ratio()
                 .partial_cmp(&rb.ratio())
                 .unwrap_or(Ordering::Equal),
             SortKey::Duration => ra
-                .seconds
-                .partial_cmp(&rb.seconds)
+                .seconds()
+                .partial_cmp(&rb.seconds())
                 .unwrap_or(Ordering::Equal),
         };
-        let by = by.then_with(|| ra.stem.cmp(&rb.stem));
+        let by = by.then_with(|| ra.stem().cmp(rb.stem()));
         if self.sort.1 { by } else { by.reverse() }
     }
 
@@ -305,7 +251,7 @@ impl Results {
             return;
         }
         let mut view: Vec<usize> = (0..self.rows.len())
-            .filter(|&i| !self.problems_only || self.rows[i].status.is_problem())
+            .filter(|&i| !self.problems_only || self.rows[i].status().is_problem())
             .collect();
         view.sort_by(|&a, &b| self.compare(a, b));
         self.view = view;
@@ -422,17 +368,17 @@ impl Results {
                     let r = &self.rows[i];
                     row.set_selected(self.selected == Some(i));
                     row.col(|ui| {
-                        ui.label(&r.stem);
+                        ui.label(r.stem());
                     });
                     row.col(|ui| {
-                        let colour = status_colour(r.status, ui.visuals());
-                        let label = format!("{} status", r.stem);
-                        ui.label(RichText::new(r.status.label()).color(colour))
+                        let colour = status_colour(r.status(), ui.visuals());
+                        let label = format!("{} status", r.stem());
+                        ui.label(RichText::new(r.status().label()).color(colour))
                             .widget_info(|| {
                                 egui::WidgetInfo::labeled(
                                     egui::Role::Label,
                                     true,
-                                    format!("{label}: {}", r.status.label()),
+                                    format!("{label}: {}", r.status().label()),
                                 )
                             });
                     });
@@ -444,7 +390,7 @@ impl Results {
                     });
                     row.col(|ui| {
                         ui.label(
-                            r.bytes_out
+                            r.bytes_out()
                                 .map(|b| BinaryBytes(b).to_string())
                                 .unwrap_or_default(),
                         );
@@ -457,7 +403,7 @@ impl Results {
                         );
                     });
                     row.col(|ui| {
-                        ui.label(r.seconds.map(|s| format!("{s:.2} s")).unwrap_or_default());
+                        ui.label(r.seconds().map(|s| format!("{s:.2} s")).unwrap_or_default());
                     });
                     if row.response().clicked() {
                         clicked_row = Some(i);
@@ -487,20 +433,22 @@ impl Results {
             return;
         };
         ui.horizontal(|ui| {
-            ui.heading(&r.stem);
-            ui.label(RichText::new(r.status.label()).color(status_colour(r.status, ui.visuals())));
+            ui.heading(r.stem());
+            ui.label(
+                RichText::new(r.status().label()).color(status_colour(r.status(), ui.visuals())),
+            );
             if ui.button("Close details").clicked() {
                 self.selected = None;
             }
         });
-        if let Some(e) = &r.error {
+        if let Some(e) = r.outcome.message() {
             ui.add(
                 egui::Label::new(RichText::new(e).color(ui.visuals().error_fg_color))
                     .selectable(true),
             );
         }
         ui.horizontal(|ui| {
-            if let Some(zip) = &r.zip {
+            if let Some(zip) = &r.outcome.zip {
                 ui.label(format!("Zip: {}", zip.display()));
                 if let Some(dir) = zip.parent()
                     && ui.button("Open zip's folder").clicked()
@@ -509,13 +457,14 @@ impl Results {
                 }
             }
         });
-        ui.label(format!("{} member file(s):", r.members.len()));
+        let members = &r.outcome.members;
+        ui.label(format!("{} member file(s):", members.len()));
         let row = ui.text_style_height(&egui::TextStyle::Body);
         egui::ScrollArea::vertical()
             .id_salt("members")
             .auto_shrink([false, true])
-            .show_rows(ui, row, r.members.len(), |ui, range| {
-                for m in &r.members[range] {
+            .show_rows(ui, row, members.len(), |ui, range| {
+                for m in &members[range] {
                     ui.add(egui::Label::new(m.display().to_string()).selectable(true));
                 }
             });

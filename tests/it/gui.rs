@@ -187,7 +187,7 @@ fn cancel_stops_a_run() {
     step_until(&mut h, "the big stem to start", |app| {
         app.rows()
             .iter()
-            .any(|r| r.stem == "big" && r.status == StemStatus::Running)
+            .any(|r| r.stem() == "big" && r.status() == StemStatus::Running)
     });
     h.get_by_label("■ Cancel").click();
     h.step();
@@ -217,7 +217,7 @@ fn opening_a_saved_error_report_lists_its_failed_stems_for_retry() {
     h.get_by_label("Retry failed").click();
     h.step();
     step_until(&mut h, "the retry", |app| {
-        !app.is_running() && app.rows().iter().all(|r| r.status != StemStatus::Failed)
+        !app.is_running() && app.rows().iter().all(|r| r.status() != StemStatus::Failed)
     });
     assert_eq!(status_of(&h, "bad"), "done");
     assert_eq!(zip_names(&t.out().join("bad.zip")), ["bad_1.csv"]);
