@@ -689,15 +689,8 @@ impl StemzipApp {
                 self.notify("new profile");
             }
             Command::OpenProfileDialog => {
-                let dir = self.profile_dialog_dir();
-                self.spawn_dialog(move || {
-                    rfd::FileDialog::new()
-                        .set_title("Open profile")
-                        .add_filter("YAML profile", &["yml", "yaml"])
-                        .set_directory(dir)
-                        .pick_file()
-                        .map(Command::OpenProfile)
-                });
+                let dialog = file_dialog("Open profile", PROFILE_FILES, self.profile_dialog_dir());
+                self.spawn_dialog(move || dialog.pick_file().map(Command::OpenProfile));
             }
             Command::OpenProfile(path) => self.open_profile(&path),
             Command::Save => match self.doc.path.clone() {
@@ -705,17 +698,10 @@ impl StemzipApp {
                 None => self.execute(Command::SaveAsDialog),
             },
             Command::SaveAsDialog => {
-                let dir = self.profile_dialog_dir();
-                let name = self.doc.name();
-                self.spawn_dialog(move || {
-                    rfd::FileDialog::new()
-                        .set_title("Save profile as")
-                        .add_filter("YAML profile", &["yml", "yaml"])
-                        .set_directory(dir)
-                        .set_file_name(name)
-                        .save_file()
-                        .map(Command::SaveAs)
-                });
+                let dialog =
+                    file_dialog("Save profile as", PROFILE_FILES, self.profile_dialog_dir())
+                        .set_file_name(self.doc.name());
+                self.spawn_dialog(move || dialog.save_file().map(Command::SaveAs));
             }
             Command::SaveAs(path) => self.save_to(&path),
             Command::BrowseFolder(field) => {
@@ -766,15 +752,8 @@ impl StemzipApp {
                     "stemzip-report-{}.yaml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
                 );
-                self.spawn_dialog(move || {
-                    rfd::FileDialog::new()
-                        .set_title("Save run report")
-                        .add_filter("stemzip report", &["yaml", "yml"])
-                        .set_directory(dir)
-                        .set_file_name(name)
-                        .save_file()
-                        .map(Command::SaveReport)
-                });
+                let dialog = file_dialog("Save run report", REPORT_FILES, dir).set_file_name(name);
+                self.spawn_dialog(move || dialog.save_file().map(Command::SaveReport));
             }
             Command::SaveReport(path) => match self.current_report() {
                 Some(report) => self.in_background(move || {
@@ -784,15 +763,9 @@ impl StemzipApp {
                 None => self.notify_error("nothing to report: run the profile first"),
             },
             Command::OpenReportDialog => {
-                let dir = self.profile_dialog_dir();
-                self.spawn_dialog(move || {
-                    rfd::FileDialog::new()
-                        .set_title("Open run report")
-                        .add_filter("stemzip report", &["yaml", "yml"])
-                        .set_directory(dir)
-                        .pick_file()
-                        .map(Command::OpenReport)
-                });
+                let dialog =
+                    file_dialog("Open run report", REPORT_FILES, self.profile_dialog_dir());
+                self.spawn_dialog(move || dialog.pick_file().map(Command::OpenReport));
             }
             Command::OpenReport(path) => self.open_report(&path),
             Command::ShowFolder(path) => {
@@ -994,6 +967,18 @@ impl eframe::App for StemzipApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.remembered);
     }
+}
+
+/// What the profile and report dialogs show.
+const PROFILE_FILES: (&str, &[&str]) = ("YAML profile", &["yml", "yaml"]);
+const REPORT_FILES: (&str, &[&str]) = ("stemzip report", &["yaml", "yml"]);
+
+/// A native file dialog with a title, a file filter and a starting folder.
+fn file_dialog(title: &str, (kind, extensions): (&str, &[&str]), dir: PathBuf) -> rfd::FileDialog {
+    rfd::FileDialog::new()
+        .set_title(title)
+        .add_filter(kind, extensions)
+        .set_directory(dir)
 }
 
 /// Reads a profile file (on a background thread).

@@ -288,16 +288,8 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
         "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
     );
     let run = stemzip::engine::start(plan(&p));
-    let mut events = Vec::new();
     // The largest stem starts first; cancel once it is writing.
-    loop {
-        let e = run.events().recv_timeout(Duration::from_secs(60)).unwrap();
-        let started_big = matches!(&e, Event::Progress { name, .. } if name == "big");
-        events.push(e);
-        if started_big {
-            break;
-        }
-    }
+    let mut events = events_until_reading(&run, "big");
     run.cancel();
     let cancelled_at = std::time::Instant::now();
     events.extend(run.events().iter());

@@ -216,3 +216,19 @@ pub fn run_with_a_failed_stem(t: &Tree) -> (PathBuf, PathBuf) {
     let (_, summary) = execute(plan);
     (p, summary.report.expect("a report path"))
 }
+
+/// Collects a run's events until stem `name` reports reading progress.
+pub fn events_until_reading(run: &stemzip::Run, name: &str) -> Vec<Event> {
+    let mut events = Vec::new();
+    loop {
+        let e = run
+            .events()
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap();
+        let reading = matches!(&e, Event::Progress { name: n, .. } if n == name);
+        events.push(e);
+        if reading {
+            return events;
+        }
+    }
+}

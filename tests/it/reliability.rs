@@ -146,15 +146,7 @@ fn a_member_that_grows_while_read_fails_its_stem() {
         "parallel_processing:\n  max_workers: 2\narchive:\n  compression: deflate\n  level: 1\n",
     );
     let run = stemzip::engine::start(plan(&p));
-    let mut events = Vec::new();
-    loop {
-        let e = run.events().recv_timeout(Duration::from_secs(60)).unwrap();
-        let reading = matches!(&e, Event::Progress { name, .. } if name == "growing");
-        events.push(e);
-        if reading {
-            break;
-        }
-    }
+    let mut events = events_until_reading(&run, "growing");
     let f = fs::OpenOptions::new().append(true).open(&big).unwrap();
     f.set_len((8 << 30) + 1).unwrap();
     events.extend(run.events().iter());
