@@ -625,10 +625,18 @@ fn subtract(document: Value, known: &Value) -> Option<Value> {
         (Value::Mapping(doc), Value::Mapping(known)) => {
             let mut rest = Mapping::new();
             for (k, v) in doc {
-                match known.get(&k) {
+                // serde matches a field whatever YAML tag its key carries
+                // (`!x filename` is `filename`), so the lookup ignores tags too.
+                let plain = match &k {
+                    Value::Tagged(tagged) => &tagged.value,
+                    other => other,
+                };
+                match known.get(plain) {
                     Some(kv) => {
                         if let Some(left) = subtract(v, kv) {
-                            rest.insert(k, left);
+                            // Under the plain key, so that saving merges it
+                            // with the known section instead of repeating it.
+                            rest.insert(plain.clone(), left);
                         }
                     }
                     None => {
@@ -692,6 +700,19 @@ mod tests {
                 assert!(!path.exists());
             }
         }
+    }
+
+    #[test]
+    fn a_known_key_with_a_yaml_tag_is_not_also_kept_as_unknown() {
+        // Found by the fuzzer: `!t filename:` was both read as `filename`
+        // and kept aside, so the saved file had `filename` twice.
+        let text = "file_management:\n  !odd filename:\n    extension: [yml]\n    note: kept\n";
+        let p = Profile::parse(text, "t", &[]).unwrap();
+        assert_eq!(p.file_management.filename.extension, ["yml"]);
+        let yaml = p.to_yaml().unwrap();
+        let again = Profile::parse(&yaml, "t", &[]).unwrap();
+        assert_eq!(again, p);
+        assert!(yaml.contains("note: kept"), "{yaml}");
     }
 
     #[test]
