@@ -17,7 +17,7 @@ pub mod temp;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rawzip::time::UtcDateTime;
@@ -354,9 +354,9 @@ impl Prepared {
     ///
     /// Commits are independent of each other, so the engine runs many at
     /// once: the file system then flushes them together instead of one disk
-    /// round trip per zip. `folder` is the output folder, opened once for
-    /// the run (`None` where folders cannot be flushed, e.g. Windows).
-    pub fn commit(self, folder: Option<&File>) -> Result<Written, StemError> {
+    /// round trip per zip, and the folder flushes of commits that finish
+    /// together are shared ([`Folder::flush`]).
+    pub fn commit(self, folder: &Folder) -> Result<Written, StemError> {
         let Prepared {
             temp,
             zip,
@@ -384,10 +384,7 @@ impl Prepared {
                 source: e.error,
             });
         }
-        if let Some(folder) = folder {
-            // Best effort: the data itself is already on disk.
-            let _ = folder.sync_all();
-        }
+        folder.flush();
         Ok(Written {
             zip,
             bytes_in,
@@ -688,12 +685,101 @@ pub fn verify_zip(path: &Path) -> Result<ZipCheck, String> {
     })
 }
 
-/// Opens a folder so that its entries can be flushed to disk after renames
-/// (Unix; `None` elsewhere, where a folder cannot be opened as a file).
-pub fn open_folder(dir: &Path) -> Option<File> {
-    if cfg!(unix) {
-        File::open(dir).ok()
-    } else {
-        None
+/// The output folder of a run, whose entries are flushed to disk after
+/// renames (on Unix; elsewhere a folder cannot be opened as a file and
+/// [`Folder::flush`] does nothing).
+///
+/// Flushes are shared, as a database shares log flushes among the
+/// transactions that commit together: a commit that asks while a flush is
+/// running waits for the next one, and that one covers every rename made
+/// before it started. Thousands of small zips then cost a few folder
+/// flushes, not one each.
+#[derive(Debug)]
+pub struct Folder {
+    file: Option<File>,
+    state: Mutex<FlushState>,
+    flushed: Condvar,
+}
+
+/// Tickets of [`Folder::flush`]: asked for, and covered by a finished flush.
+#[derive(Debug, Default)]
+struct FlushState {
+    asked: u64,
+    covered: u64,
+    running: bool,
+}
+
+impl Folder {
+    /// Opens `dir` for flushing; a folder that cannot be opened is not
+    /// flushed (best effort: the zips' own data is flushed regardless).
+    pub fn open(dir: &Path) -> Folder {
+        Folder {
+            file: if cfg!(unix) {
+                File::open(dir).ok()
+            } else {
+                None
+            },
+            state: Mutex::new(FlushState::default()),
+            flushed: Condvar::new(),
+        }
+    }
+
+    /// Returns once a flush of the folder that started after this call has
+    /// ended: every rename made before the call is then on disk.
+    pub fn flush(&self) {
+        let Some(file) = &self.file else { return };
+        let lock = || self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock();
+        state.asked += 1;
+        let ticket = state.asked;
+        while state.covered < ticket {
+            if state.running {
+                state = self
+                    .flushed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            state.running = true;
+            let covers = state.asked;
+            drop(state);
+            // Best effort: the data itself is already on disk.
+            let _ = file.sync_all();
+            state = lock();
+            state.running = false;
+            state.covered = covers;
+            self.flushed.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Folder;
+    use std::sync::Arc;
+
+    /// Commits that ask for folder flushes together all get one that
+    /// started after they asked, and none waits forever.
+    #[test]
+    fn shared_folder_flushes_serve_every_caller() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = Arc::new(Folder::open(dir.path()));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let folder = Arc::clone(&folder);
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        folder.flush();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let state = folder.state.lock().unwrap();
+        assert_eq!(state.asked, 16 * 50);
+        assert_eq!(state.covered, state.asked, "every request was covered");
+        assert!(!state.running);
     }
 }

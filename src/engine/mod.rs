@@ -27,9 +27,12 @@ use crate::report::{Report, StemOutcome};
 /// How often a running stem reports progress at most.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// Threads that commit finished zips (flush to disk, rename) concurrently.
-const COMMIT_THREADS: usize = 8;
+/// Each mostly waits for the disk; many flushes in flight let the block
+/// layer merge them (on the 2-core benchmark machine, 2,000 small zips took
+/// 0.35 s with 8 threads, 0.25 s with 32, no better with 64).
+const COMMIT_THREADS: usize = 32;
 /// Written zips that may wait for a commit (each holds an open file).
-const COMMIT_QUEUE: usize = 32;
+const COMMIT_QUEUE: usize = 64;
 
 /// Stops a run: running stems stop within one buffer, queued stems do not start.
 #[derive(Debug, Clone, Default)]
@@ -213,14 +216,14 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             // Commits (flush + rename) run on their own threads, many at once,
             // so the file system flushes them together and stem threads go on.
             let (ctx, crx) = crossbeam_channel::bounded::<CommitJob>(COMMIT_QUEUE);
-            let folder = Arc::new(archive::open_folder(&plan.output_dir));
+            let folder = Arc::new(archive::Folder::open(&plan.output_dir));
             for c in 0..COMMIT_THREADS.min(runnable.len()) {
                 let (crx, itx, folder) = (crx.clone(), itx.clone(), Arc::clone(&folder));
                 let _ = std::thread::Builder::new()
                     .name(format!("stemzip-commit-{c}"))
                     .spawn(move || {
                         for job in crx {
-                            let _ = itx.send(job.run(folder.as_ref().as_ref()));
+                            let _ = itx.send(job.run(&folder));
                         }
                     });
             }
@@ -364,8 +367,7 @@ fn run_stem(
             };
             if let Err(crossbeam_channel::SendError(job)) = commits.send(job) {
                 // No commit thread left: commit here.
-                let folder = archive::open_folder(&plan.output_dir);
-                let _ = tx.send(job.run(folder.as_ref()));
+                let _ = tx.send(job.run(&archive::Folder::open(&plan.output_dir)));
             }
         }
         Err(e) => {
@@ -392,7 +394,7 @@ struct CommitJob {
 
 impl CommitJob {
     /// Commits and returns the stem's terminal event.
-    fn run(self, folder: Option<&std::fs::File>) -> Event {
+    fn run(self, folder: &archive::Folder) -> Event {
         let result = self.prepared.commit(folder);
         terminal_event(
             self.stem,
