@@ -185,11 +185,16 @@ impl<'a> Source<'a> {
         })
     }
 
-    /// Fills `buf` as far as the file goes; returns the bytes read.
+    /// Fills `buf` as far as the file goes, up to the size it had when
+    /// opened; returns the bytes read. Reading stops at that size without
+    /// asking for more: a file that grew is caught by
+    /// [`Source::check_unchanged`], and small members cost one read each.
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, StemError> {
+        let left = usize::try_from(self.size.saturating_sub(self.read)).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
         let mut filled = 0;
-        while filled < buf.len() {
-            match self.file.read(&mut buf[filled..]) {
+        while filled < want {
+            match self.file.read(&mut buf[filled..want]) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
