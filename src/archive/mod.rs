@@ -170,6 +170,8 @@ struct Source<'a> {
     size: u64,
     modified: Option<SystemTime>,
     read: u64,
+    /// A read returned 0: the end of the file was seen.
+    at_end: bool,
 }
 
 impl<'a> Source<'a> {
@@ -182,20 +184,17 @@ impl<'a> Source<'a> {
             size: meta.len(),
             modified: meta.modified().ok(),
             read: 0,
+            at_end: false,
         })
     }
 
-    /// Fills `buf` as far as the file goes, up to the size it had when
-    /// opened; returns the bytes read. Reading stops at that size without
-    /// asking for more: a file that grew is caught by
-    /// [`Source::check_unchanged`], and small members cost one read each.
+    /// Fills `buf` as far as the file goes; returns the bytes read, 0 at
+    /// the end (without asking the file again once its end was seen).
     fn fill(&mut self, buf: &mut [u8]) -> Result<usize, StemError> {
-        let left = usize::try_from(self.size.saturating_sub(self.read)).unwrap_or(usize::MAX);
-        let want = buf.len().min(left);
         let mut filled = 0;
-        while filled < want {
-            match self.file.read(&mut buf[filled..want]) {
-                Ok(0) => break,
+        while filled < buf.len() && !self.at_end {
+            match self.file.read(&mut buf[filled..]) {
+                Ok(0) => self.at_end = true,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(read_error(self.member, e)),
@@ -205,16 +204,24 @@ impl<'a> Source<'a> {
         Ok(filled)
     }
 
-    /// Fails when the file changed while it was read.
-    fn check_unchanged(&self) -> Result<(), StemError> {
+    /// Fails when the file changed while it was read: its size or time is
+    /// not what it was when opened, or it held more or fewer bytes than its
+    /// size said (the end is checked by reading, not only by the size, so a
+    /// file whose size understates its content is not cut short).
+    fn check_unchanged(&mut self) -> Result<(), StemError> {
+        if !self.at_end {
+            let mut probe = [0u8; 1];
+            self.fill(&mut probe)?;
+        }
         let meta = self
             .file
             .metadata()
             .map_err(|e| read_error(self.member, e))?;
         let what = if meta.len() != self.size || self.read != self.size {
             Some(format!(
-                "size was {} bytes when opened, {} bytes read, {} bytes now",
+                "size was {} bytes when opened, {}{} bytes read, {} bytes now",
                 self.size,
+                if self.at_end { "" } else { "more than " },
                 self.read,
                 meta.len()
             ))

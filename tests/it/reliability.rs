@@ -136,29 +136,59 @@ fn a_run_killed_at_any_moment_leaves_only_valid_zips_and_the_next_run_cleans_up(
     }
 }
 
-#[test]
-fn a_member_that_grows_while_read_fails_its_stem() {
+/// Runs stems `changing` (one sparse 8 GiB member) and `steady` with
+/// `archive`; once `changing` is being read, `change` alters its member.
+/// Asserts that `changing` fails naming the file and `steady` is zipped.
+fn a_member_changed_while_read_fails_its_stem(archive: &str, change: impl FnOnce(&fs::File)) {
     let t = Tree::new();
-    t.stems(&["growing", "steady"]).data(&["steady_1.csv"]);
-    let big = t.path().join("csv/growing_1.csv");
+    t.stems(&["changing", "steady"]).data(&["steady_1.csv"]);
+    let big = t.path().join("csv/changing_1.csv");
     fs::File::create(&big).unwrap().set_len(8 << 30).unwrap();
-    let p = t.profile(
-        "parallel_processing:\n  max_workers: 2\narchive:\n  compression: deflate\n  level: 1\n",
-    );
+    let p = t.profile(&format!(
+        "parallel_processing:\n  max_workers: 2\narchive:\n{archive}"
+    ));
     let run = stemzip::engine::start(plan(&p));
-    let mut events = events_until_reading(&run, "growing");
-    let f = fs::OpenOptions::new().append(true).open(&big).unwrap();
-    f.set_len((8 << 30) + 1).unwrap();
+    let mut events = events_until_reading(&run, "changing");
+    change(&fs::OpenOptions::new().write(true).open(&big).unwrap());
     events.extend(run.events().iter());
-    match outcome(&events, "growing") {
+    match outcome(&events, "changing") {
         Event::Failed { error, .. } => {
             assert!(error.contains("changed while it was being read"), "{error}");
-            assert!(error.contains("growing_1.csv"), "{error}");
+            assert!(error.contains("changing_1.csv"), "{error}");
         }
-        other => panic!("growing did not fail: {other:?}"),
+        other => panic!("changing did not fail: {other:?}"),
     }
     assert!(matches!(outcome(&events, "steady"), Event::Finished { .. }));
     assert_eq!(t.outputs(), ["steady.zip"]);
+}
+
+/// Resizes `f` and puts its modification time back, so that only the size
+/// and the bytes read can tell.
+fn resize_keeping_time(f: &fs::File, len: u64) {
+    let modified = f.metadata().unwrap().modified().unwrap();
+    f.set_len(len).unwrap();
+    f.set_modified(modified).unwrap();
+}
+
+#[test]
+fn a_member_that_grows_while_read_fails_its_stem() {
+    a_member_changed_while_read_fails_its_stem("  compression: deflate\n  level: 1\n", |f| {
+        f.set_len((8 << 30) + 1).unwrap()
+    });
+}
+
+#[test]
+fn a_streamed_member_that_grows_with_its_time_put_back_fails_its_stem() {
+    a_member_changed_while_read_fails_its_stem("  compression: zstd\n", |f| {
+        resize_keeping_time(f, (8 << 30) + 1)
+    });
+}
+
+#[test]
+fn a_member_that_shrinks_with_its_time_put_back_fails_its_stem() {
+    a_member_changed_while_read_fails_its_stem("  compression: deflate\n  level: 1\n", |f| {
+        resize_keeping_time(f, 4 << 30)
+    });
 }
 
 #[cfg(unix)]
