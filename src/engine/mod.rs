@@ -9,7 +9,6 @@
 
 mod event;
 
-use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
@@ -300,7 +299,7 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
 
 /// Creates the output folder and removes what a killed run left in it.
 fn prepare_output(dir: &Path) -> Result<(), String> {
-    fs::create_dir_all(dir)
+    archive::create_folder(dir)
         .map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
     temp::remove_stale(dir)
         .map_err(|e| format!("cannot clean up temporary files in {}: {e}", dir.display()))?;
