@@ -1,5 +1,6 @@
-//! The command line: `stemzip run PROFILE`, with progress on stderr, JSON
-//! Lines on request, and exit statuses scripts can rely on.
+//! The command line: `stemzip run PROFILE` (progress on stderr, JSON Lines
+//! on request), `stemzip gui [PROFILE]` and `stemzip verify PATH...`, with
+//! exit statuses scripts can rely on.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashMap;

@@ -8,10 +8,11 @@
 //! - [`profile`]: the YAML profile as written (a superset of the Python
 //!   `assetutilities` configuration), loading, saving, `--set` overrides;
 //! - [`plan`]: a profile checked and turned into stems and their members;
-//! - [`engine`]: a plan run on a rayon pool, reporting [`engine::Event`]s;
+//! - [`engine`]: a plan run on stem threads (deflate chunks on a rayon pool,
+//!   commits on their own threads), reporting [`engine::Event`]s;
 //! - [`archive`]: one stem's zip, written to a temporary file and renamed;
 //! - [`report`]: the run report written for failed stems;
-//! - [`cli`]: the `stemzip run` front end;
+//! - [`cli`]: the `stemzip run` / `gui` / `verify` command line;
 //! - [`example`]: the bundled example, embedded for a first launch;
 //! - `gui` (feature `gui`, on by default): the desktop window, a second thin
 //!   front end over the same engine. Nothing else depends on egui.

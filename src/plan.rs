@@ -85,6 +85,11 @@ pub struct Stem {
     pub sources: Vec<PathBuf>,
     /// Files to archive, sorted by name.
     pub members: Vec<Member>,
+    /// Another stem's zip name differs from this one's only in letter case:
+    /// on a case-insensitive file system they are one file, so this stem's
+    /// zip never replaces an existing file, whatever `overwrite` says.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub case_clash: bool,
 }
 
 impl Stem {
@@ -148,6 +153,12 @@ pub enum Warning {
         /// The method.
         compression: String,
     },
+    /// Zip names that differ only in letter case (`caseA.zip`, `casea.zip`):
+    /// one file on Windows, macOS and most network shares.
+    CaseClash {
+        /// The zip names.
+        zips: Vec<String>,
+    },
     /// A folder entry that looked relevant but was passed over.
     Passed {
         /// The entry.
@@ -181,6 +192,13 @@ impl fmt::Display for Warning {
             Warning::LevelIgnored { compression } => {
                 write!(f, "archive.level is ignored: {compression} has no levels")
             }
+            Warning::CaseClash { zips } => write!(
+                f,
+                "zip names {} differ only in letter case: on Windows, macOS and most network \
+                 shares they are one file, so none of them replaces an existing zip (rename a stem \
+                 to keep both)",
+                zips.join(", ")
+            ),
             Warning::Passed { path, reason } => write!(f, "{}: {reason}", path.display()),
         }
     }
@@ -730,15 +748,33 @@ impl Plan {
             }
         }
 
-        let stems: Vec<Stem> = stems
+        let mut stems: Vec<Stem> = stems
             .into_iter()
             .zip(members)
             .map(|((name, sources), members)| Stem {
                 name,
                 sources,
                 members,
+                case_clash: false,
             })
             .collect();
+        let mut folded: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, stem) in stems.iter().enumerate() {
+            folded.entry(stem.name.to_lowercase()).or_default().push(i);
+        }
+        let mut clashes: Vec<Vec<usize>> = folded.into_values().filter(|g| g.len() > 1).collect();
+        clashes.sort();
+        for group in clashes {
+            for &i in &group {
+                stems[i].case_clash = true;
+            }
+            warnings.push(Warning::CaseClash {
+                zips: group
+                    .iter()
+                    .map(|&i| format!("{}.zip", stems[i].name))
+                    .collect(),
+            });
+        }
         warnings.extend(stems.iter().filter(|s| s.members.is_empty()).map(|s| {
             Warning::EmptyStem {
                 stem: s.name.clone(),

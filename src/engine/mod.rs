@@ -1,5 +1,6 @@
-//! Running a [`Plan`]: stems on a rayon pool, events over a channel, cancel,
-//! timeouts, the summary and the error report.
+//! Running a [`Plan`]: stem threads, a rayon pool for compression, commit
+//! threads, events over a channel, cancel, timeouts, the summary and the
+//! error report.
 //!
 //! [`start`] returns at once; the run goes on in its own thread and reports
 //! through [`Run::events`]. `max_workers` stem threads take stems largest
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 pub use event::{Event, StemStatus, Summary};
 
 use crate::archive::{self, Control, StemError, temp};
-use crate::plan::Plan;
+use crate::plan::{Plan, RunSettings};
 use crate::report::{Report, StemOutcome};
 
 /// How often a running stem reports progress at most.
@@ -347,10 +348,24 @@ fn run_stem(
             });
         }
     };
+    // A zip whose name differs from another's only in letter case never
+    // replaces a file: on a case-insensitive file system that file may be
+    // the other stem's zip.
+    let no_replace = stem.case_clash && plan.settings.overwrite;
+    let settings_without_overwrite;
+    let settings = if no_replace {
+        settings_without_overwrite = RunSettings {
+            overwrite: false,
+            ..plan.settings.clone()
+        };
+        &settings_without_overwrite
+    } else {
+        &plan.settings
+    };
     let result = archive::write_stem(
         stem,
         &plan.output_dir,
-        &plan.settings,
+        settings,
         &control,
         pool,
         &mut progress,
@@ -361,6 +376,7 @@ fn run_stem(
                 stem: i,
                 name: name(),
                 files: stem.members.len(),
+                no_replace,
                 started,
                 prepared,
             };
@@ -376,6 +392,7 @@ fn run_stem(
                 name(),
                 stem.members.len(),
                 seconds,
+                no_replace,
                 Err(e),
             ));
         }
@@ -387,6 +404,8 @@ struct CommitJob {
     stem: usize,
     name: String,
     files: usize,
+    /// Committed without replacing a file, whatever `overwrite` says.
+    no_replace: bool,
     started: Instant,
     prepared: archive::Prepared,
 }
@@ -400,17 +419,20 @@ impl CommitJob {
             self.name,
             self.files,
             self.started.elapsed().as_secs_f64(),
+            self.no_replace,
             result,
         )
     }
 }
 
-/// The event that ends a stem, from how writing (and committing) it went.
+/// The event that ends a stem, from how writing (and committing) it went;
+/// `no_replace` tells why an existing zip was kept although overwrite is on.
 fn terminal_event(
     stem: usize,
     name: String,
     files: usize,
     seconds: f64,
+    no_replace: bool,
     result: Result<archive::Written, StemError>,
 ) -> Event {
     match result {
@@ -432,7 +454,16 @@ fn terminal_event(
         Err(StemError::Exists { zip }) => Event::Skipped {
             stem,
             name,
-            reason: format!("{} exists and overwrite is off", zip.display()),
+            reason: if no_replace {
+                format!(
+                    "{} exists and is not replaced: its name differs from another stem's zip \
+                     only in letter case (on Windows, macOS and most network shares they are \
+                     one file)",
+                    zip.display()
+                )
+            } else {
+                format!("{} exists and overwrite is off", zip.display())
+            },
         },
         Err(e) => Event::Failed {
             stem,

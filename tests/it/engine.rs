@@ -229,6 +229,34 @@ fn overwrite_on_replaces_an_existing_zip() {
 }
 
 #[test]
+fn zips_whose_names_differ_only_in_case_are_warned_about_and_never_replace_a_file() {
+    let t = Tree::new();
+    t.stems(&["caseA", "casea", "other"])
+        .data(&["caseA_1.csv", "casea_1.csv", "other_1.csv"]);
+    // On a case-insensitive file system this could be casea's zip.
+    t.file("zip/caseA.zip", "a zip stemzip must not replace");
+    t.file("zip/other.zip", "old");
+    let plan = plan(&t.profile(""));
+    assert!(plan.warnings.contains(&stemzip::plan::Warning::CaseClash {
+        zips: vec!["caseA.zip".into(), "casea.zip".into()]
+    }));
+    let (events, summary) = execute(plan);
+    match outcome(&events, "caseA") {
+        Event::Skipped { reason, .. } => assert!(reason.contains("letter case"), "{reason}"),
+        other => panic!("caseA was not skipped: {other:?}"),
+    }
+    assert_eq!(
+        fs::read(t.out().join("caseA.zip")).unwrap(),
+        b"a zip stemzip must not replace"
+    );
+    // On this (case-sensitive) file system casea gets its own zip, and
+    // stems without a clash are still overwritten.
+    assert_eq!(zip_names(&t.out().join("casea.zip")), ["casea_1.csv"]);
+    assert_eq!(zip_names(&t.out().join("other.zip")), ["other_1.csv"]);
+    assert_eq!((summary.done, summary.skipped), (2, 1));
+}
+
+#[test]
 fn a_failing_stem_does_not_stop_the_others_and_leaves_no_partial_file() {
     let t = Tree::new();
     t.stems(&["alpha", "bravo", "charlie"]).data(&[
