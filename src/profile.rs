@@ -567,8 +567,7 @@ impl Profile {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let mut file = tempfile::Builder::new()
-            .prefix(".stemzip-profile-")
+        let mut file = crate::archive::temp::user_file_builder(".stemzip-profile-")
             .tempfile_in(dir)
             .map_err(write_err)?;
         let text = self.to_yaml()?;

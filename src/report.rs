@@ -226,8 +226,7 @@ impl Report {
             path: dir.to_owned(),
             message: e.to_string(),
         })?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".stemzip-report-")
+        let mut file = crate::archive::temp::user_file_builder(".stemzip-report-")
             .tempfile_in(dir)
             .map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)?;

@@ -26,11 +26,26 @@ pub fn is_temp_name(name: &str) -> bool {
         })
 }
 
+/// A temporary-file builder for what becomes the user's file (a zip, a
+/// profile, a report), named with `prefix`. The file gets the permissions
+/// any new file gets (0666 less the umask, as the Python original's zips
+/// did), not tempfile's owner-only 0600: archives and profiles on a shared
+/// folder are for colleagues too.
+pub fn user_file_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    builder
+}
+
 /// Creates a locked temporary zip file in `dir`; it is deleted when dropped
 /// unless persisted.
 pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
-    let file = tempfile::Builder::new()
-        .prefix(PREFIX)
+    let file = user_file_builder(PREFIX)
         .suffix(SUFFIX)
         .rand_bytes(RANDOM_LEN)
         .tempfile_in(dir)?;

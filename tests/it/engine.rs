@@ -256,6 +256,24 @@ fn zips_whose_names_differ_only_in_case_are_warned_about_and_never_replace_a_fil
     assert_eq!((summary.done, summary.skipped), (2, 1));
 }
 
+/// Regression: zips, reports and saved profiles were created owner-only
+/// (0600), unreadable for colleagues on a shared folder; the Python
+/// original's zips got 0666 less the umask, like any new file.
+#[cfg(unix)]
+#[test]
+fn zips_reports_and_profiles_get_the_permissions_any_new_file_gets() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tree::new();
+    let (p, report) = run_with_a_failed_stem(&t);
+    let saved = t.path().join("saved.yml");
+    stemzip::Profile::load(&p).unwrap().save(&saved).unwrap();
+    let reference = t.file("new-file.txt", "");
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for made in [t.out().join("good.zip"), report, saved] {
+        assert_eq!(mode(&made), mode(&reference), "{}", made.display());
+    }
+}
+
 #[test]
 fn a_failing_stem_does_not_stop_the_others_and_leaves_no_partial_file() {
     let t = Tree::new();
