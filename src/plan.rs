@@ -85,11 +85,12 @@ pub struct Stem {
     pub sources: Vec<PathBuf>,
     /// Files to archive, sorted by name.
     pub members: Vec<Member>,
-    /// Another stem's zip name differs from this one's only in letter case:
-    /// on a case-insensitive file system they are one file, so this stem's
-    /// zip never replaces an existing file, whatever `overwrite` says.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub case_clash: bool,
+    /// The earlier stem (with members) whose zip name differs from this
+    /// one's only in letter case. In an output folder that ignores case both
+    /// zips would be one file, so there this stem fails instead of replacing
+    /// the other's zip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_zip_as: Option<String>,
 }
 
 impl Stem {
@@ -154,7 +155,8 @@ pub enum Warning {
         compression: String,
     },
     /// Zip names that differ only in letter case (`caseA.zip`, `casea.zip`):
-    /// one file on Windows, macOS and most network shares.
+    /// one file where the output folder ignores case (Windows, macOS, many
+    /// network shares); there only the first is written.
     CaseClash {
         /// The zip names.
         zips: Vec<String>,
@@ -194,9 +196,8 @@ impl fmt::Display for Warning {
             }
             Warning::CaseClash { zips } => write!(
                 f,
-                "zip names {} differ only in letter case: on Windows, macOS and most network \
-                 shares they are one file, so none of them replaces an existing zip (rename a stem \
-                 to keep both)",
+                "{} differ only in letter case: in a folder that ignores case (Windows, macOS) \
+                 only the first is written",
                 zips.join(", ")
             ),
             Warning::Passed { path, reason } => write!(f, "{}: {reason}", path.display()),
@@ -755,18 +756,24 @@ impl Plan {
                 name,
                 sources,
                 members,
-                case_clash: false,
+                same_zip_as: None,
             })
             .collect();
+        // Stems that write zips, grouped by their names with case folded
+        // (upper then lower, so that e.g. Greek final sigma folds too).
         let mut folded: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, stem) in stems.iter().enumerate() {
-            folded.entry(stem.name.to_lowercase()).or_default().push(i);
+            if !stem.members.is_empty() {
+                let key = stem.name.to_uppercase().to_lowercase();
+                folded.entry(key).or_default().push(i);
+            }
         }
         let mut clashes: Vec<Vec<usize>> = folded.into_values().filter(|g| g.len() > 1).collect();
         clashes.sort();
         for group in clashes {
-            for &i in &group {
-                stems[i].case_clash = true;
+            let first = stems[group[0]].name.clone();
+            for &i in &group[1..] {
+                stems[i].same_zip_as = Some(first.clone());
             }
             warnings.push(Warning::CaseClash {
                 zips: group

@@ -53,6 +53,33 @@ pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
     Ok(file)
 }
 
+/// Whether the folder `dir` ignores letter case in file names (as on
+/// Windows, macOS and many network shares): a temporary file is created and
+/// looked up under its name with the case of every letter swapped.
+pub fn ignores_case(dir: &Path) -> io::Result<bool> {
+    let probe = create(dir)?;
+    let name = probe
+        .path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::other("temporary file name is not UTF-8"))?;
+    let swapped: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    match fs::symlink_metadata(dir.join(swapped)) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Removes the temporary zips in `dir` that no running process holds: the
 /// leftovers of a killed run. Returns the files removed.
 pub fn remove_stale(dir: &Path) -> io::Result<Vec<PathBuf>> {
@@ -85,6 +112,14 @@ pub fn remove_stale(dir: &Path) -> io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_linux_temp_folder_does_not_ignore_case_and_the_probe_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!super::ignores_case(dir.path()).unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn temp_names_are_recognised_and_user_names_are_not() {

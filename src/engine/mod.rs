@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 pub use event::{Event, StemStatus, Summary};
 
 use crate::archive::{self, Control, StemError, temp};
-use crate::plan::{Plan, RunSettings};
+use crate::plan::Plan;
 use crate::report::{Report, StemOutcome};
 
 /// How often a running stem reports progress at most.
@@ -206,6 +206,34 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             }
         }
         Ok(pool) => {
+            // Where the output folder ignores letter case, a stem whose zip
+            // name differs from an earlier stem's only in case would write
+            // the same file: it fails instead, naming the other zip.
+            let same_file = |i: usize| plan.stems[i].same_zip_as.as_ref();
+            if runnable.iter().any(|&i| same_file(i).is_some())
+                && temp::ignores_case(&plan.output_dir).unwrap_or(true)
+            {
+                runnable.retain(|&i| {
+                    let Some(other) = same_file(i) else {
+                        return true;
+                    };
+                    let stem = &plan.stems[i];
+                    record(
+                        Event::Failed {
+                            stem: i,
+                            name: stem.name.clone(),
+                            error: format!(
+                                "{}.zip would be the same file as {other}.zip: the output folder \
+                                 ignores letter case; rename one of the two stems to keep both",
+                                stem.name
+                            ),
+                            seconds: 0.0,
+                        },
+                        &mut outcomes,
+                    );
+                    false
+                });
+            }
             // One stem thread per worker takes the next stem, largest first;
             // the compression pool is shared, so one big stem can use every
             // core while the others are done.
@@ -348,24 +376,10 @@ fn run_stem(
             });
         }
     };
-    // A zip whose name differs from another's only in letter case never
-    // replaces a file: on a case-insensitive file system that file may be
-    // the other stem's zip.
-    let no_replace = stem.case_clash && plan.settings.overwrite;
-    let settings_without_overwrite;
-    let settings = if no_replace {
-        settings_without_overwrite = RunSettings {
-            overwrite: false,
-            ..plan.settings.clone()
-        };
-        &settings_without_overwrite
-    } else {
-        &plan.settings
-    };
     let result = archive::write_stem(
         stem,
         &plan.output_dir,
-        settings,
+        &plan.settings,
         &control,
         pool,
         &mut progress,
@@ -376,7 +390,6 @@ fn run_stem(
                 stem: i,
                 name: name(),
                 files: stem.members.len(),
-                no_replace,
                 started,
                 prepared,
             };
@@ -392,7 +405,6 @@ fn run_stem(
                 name(),
                 stem.members.len(),
                 seconds,
-                no_replace,
                 Err(e),
             ));
         }
@@ -404,8 +416,6 @@ struct CommitJob {
     stem: usize,
     name: String,
     files: usize,
-    /// Committed without replacing a file, whatever `overwrite` says.
-    no_replace: bool,
     started: Instant,
     prepared: archive::Prepared,
 }
@@ -419,20 +429,17 @@ impl CommitJob {
             self.name,
             self.files,
             self.started.elapsed().as_secs_f64(),
-            self.no_replace,
             result,
         )
     }
 }
 
-/// The event that ends a stem, from how writing (and committing) it went;
-/// `no_replace` tells why an existing zip was kept although overwrite is on.
+/// The event that ends a stem, from how writing (and committing) it went.
 fn terminal_event(
     stem: usize,
     name: String,
     files: usize,
     seconds: f64,
-    no_replace: bool,
     result: Result<archive::Written, StemError>,
 ) -> Event {
     match result {
@@ -454,16 +461,7 @@ fn terminal_event(
         Err(StemError::Exists { zip }) => Event::Skipped {
             stem,
             name,
-            reason: if no_replace {
-                format!(
-                    "{} exists and is not replaced: its name differs from another stem's zip \
-                     only in letter case (on Windows, macOS and most network shares they are \
-                     one file)",
-                    zip.display()
-                )
-            } else {
-                format!("{} exists and overwrite is off", zip.display())
-            },
+            reason: format!("{} exists and overwrite is off", zip.display()),
         },
         Err(e) => Event::Failed {
             stem,
