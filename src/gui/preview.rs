@@ -111,8 +111,12 @@ fn plan_ui(ui: &mut Ui, plan: &Plan) {
                 .id_salt("warnings-scroll")
                 .max_height(120.0)
                 .show_rows(ui, row, plan.warnings.len(), |ui, range| {
+                    // One line each (the rows are one line high); the
+                    // whole text on hover.
                     for w in &plan.warnings[range] {
-                        ui.label(w.to_string());
+                        let text = w.to_string();
+                        ui.add(egui::Label::new(text.as_str()).truncate())
+                            .on_hover_text(text);
                     }
                 });
         });
