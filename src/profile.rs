@@ -572,6 +572,13 @@ impl Profile {
             .map_err(write_err)?;
         let text = self.to_yaml()?;
         std::io::Write::write_all(&mut file, text.as_bytes()).map_err(write_err)?;
+        // A profile saved over an existing one keeps that file's permissions
+        // (a shared, group-writable profile stays so).
+        if let Ok(existing) = std::fs::metadata(path) {
+            file.as_file()
+                .set_permissions(existing.permissions())
+                .map_err(write_err)?;
+        }
         file.as_file().sync_all().map_err(write_err)?;
         file.persist(path).map_err(|e| write_err(e.error))?;
         Ok(())

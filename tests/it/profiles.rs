@@ -135,6 +135,26 @@ fn windows_style_relative_paths_run_here() {
     assert_eq!(list(&t.path().join("out/zips")), ["a.zip"]);
 }
 
+/// Regression: saving replaced the file with a new one with the default
+/// permissions (owner-only at first), so a shared, group-writable profile
+/// lost its group's write access.
+#[cfg(unix)]
+#[test]
+fn saving_over_a_profile_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tree::new();
+    let p = t.profile("");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o664)).unwrap();
+    let mut profile = Profile::load(&p).unwrap();
+    profile.archive.level = Some(3);
+    profile.save(&p).unwrap();
+    assert_eq!(
+        fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+        0o664
+    );
+    assert_eq!(Profile::load(&p).unwrap().archive.level, Some(3));
+}
+
 #[test]
 fn a_profile_survives_save_and_load_with_unknown_keys() {
     let dir = fixture("assetutilities-example");
