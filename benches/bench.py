@@ -200,11 +200,14 @@ def run_workload(d, name, compression, workers, rounds, scratch):
     sizes = {}
     digests = {}
     data_bytes = dir_size(os.path.join(d, "csv"))
-    # Each run's output is moved aside, and all of it deleted after the
-    # workload: ext4 without a journal (as on the machine of BENCHMARKS.md)
-    # skips inodes deleted in the last minutes when it creates a file, so
-    # deleting 2,000 zips just before the next run slowed that run's file
-    # creation by a varying amount, whichever tool it was.
+    # With many small files (workload 1) each run's output is moved aside,
+    # and all of it deleted after the workload: ext4 without a journal (as on
+    # the machine of BENCHMARKS.md) skips inodes deleted in the last minutes
+    # when it creates a file, so deleting 2,000 zips just before the next run
+    # slowed that run's file creation by a varying amount, whichever tool it
+    # was. Large outputs (a few files) are deleted at once: keeping them all
+    # would take gigabytes.
+    keep_aside = len(stems_of(d)) > 100
     trash = scratch + ".old"
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(trash, ignore_errors=True)
@@ -213,9 +216,10 @@ def run_workload(d, name, compression, workers, rounds, scratch):
     for r in range(rounds):
         order = tools if r % 2 == 0 else list(reversed(tools))
         for label, build in order:
-            if os.path.exists(scratch):
+            if os.path.exists(scratch) and keep_aside:
                 runs += 1
                 os.rename(scratch, os.path.join(trash, str(runs)))
+            shutil.rmtree(scratch, ignore_errors=True)
             os.makedirs(scratch)
             subprocess.run(["sync"])
             cmd, shell = build()
