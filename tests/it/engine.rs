@@ -10,6 +10,22 @@ use stemzip::{Event, StemStatus};
 
 use crate::helpers::*;
 
+/// Plans `p` twice, for comparing worker counts: into `one/` with the
+/// override `one`, into `many/` with the override `many`.
+fn plans_into_one_and_many(
+    p: &std::path::Path,
+    one: &str,
+    many: &str,
+) -> (stemzip::Plan, stemzip::Plan) {
+    let into = |set: &str, dir: &str| {
+        plan_with(
+            p,
+            &[set, &format!("file_management.output_directory={dir}")],
+        )
+    };
+    (into(one, "one"), into(many, "many"))
+}
+
 /// Makes `rel` a sparse file of `size` bytes: slow to archive, cheap to create.
 fn sparse(t: &Tree, rel: &str, size: u64) {
     let f = fs::File::create(t.path().join(rel)).unwrap();
@@ -106,21 +122,12 @@ fn sequential_and_parallel_runs_write_byte_identical_zips() {
         }
     }
     let p = t.profile("archive:\n  compression: deflate\n");
-    let one = plan_with(
+    let (one, many) = plans_into_one_and_many(
         &p,
-        &[
-            "parallel_processing.enabled=false",
-            "file_management.output_directory=one",
-        ],
+        "parallel_processing.enabled=false",
+        "parallel_processing.max_workers=4",
     );
     assert_eq!(one.settings.workers.get(), 1);
-    let many = plan_with(
-        &p,
-        &[
-            "parallel_processing.max_workers=4",
-            "file_management.output_directory=many",
-        ],
-    );
     assert_eq!(execute(one).1.done, 12);
     assert_eq!(execute(many).1.done, 12);
     for s in &stems {
@@ -144,19 +151,10 @@ fn members_of_several_chunks_deflate_to_the_same_bytes_with_any_worker_count() {
         );
     }
     let p = t.profile("archive:\n  compression: deflate\n  verify: true\n");
-    let one = plan_with(
+    let (one, many) = plans_into_one_and_many(
         &p,
-        &[
-            "parallel_processing.max_workers=1",
-            "file_management.output_directory=one",
-        ],
-    );
-    let many = plan_with(
-        &p,
-        &[
-            "parallel_processing.max_workers=3",
-            "file_management.output_directory=many",
-        ],
+        "parallel_processing.max_workers=1",
+        "parallel_processing.max_workers=3",
     );
     assert_eq!(execute(one).1.done, 1);
     assert_eq!(execute(many).1.done, 1);
