@@ -184,10 +184,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
     let show_progress = plan.settings.progress_reporting;
     let mut progress = Progress::new(&plan, show_progress);
-    let run = engine::start_with(plan, cancel.clone());
     let mut summary = Summary::default();
     let mut stdout = std::io::stdout().lock();
-    for event in run.events() {
+    // The engine runs its stems on threads of its own and hands events to
+    // this one in order; no event thread is needed between them.
+    engine::execute_with(plan, &cancel, |event| {
         if args.json
             && let Ok(line) = serde_json::to_string(&event)
         {
@@ -197,7 +198,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         if let Event::RunFinished(s) = event {
             summary = s;
         }
-    }
+    });
     progress.finish();
     drop(stdout);
     if !args.json {

@@ -17,7 +17,7 @@ pub mod temp;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex, PoisonError, mpsc};
+use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rawzip::time::UtcDateTime;
@@ -361,14 +361,13 @@ pub struct Prepared {
 
 impl Prepared {
     /// Makes the zip durable and puts it in place: its data is flushed to
-    /// disk, it is renamed to its final name (replacing an older zip only
-    /// when overwrite is on), and the folder entry is flushed.
-    ///
-    /// Commits are independent of each other, so the engine runs many at
-    /// once: the file system then flushes them together instead of one disk
-    /// round trip per zip, and the folder flushes of commits that finish
-    /// together are shared ([`Folder::flush`]).
-    pub fn commit(self, folder: &Folder) -> Result<Written, StemError> {
+    /// disk, then it is renamed to its final name (replacing an older zip
+    /// only when overwrite is on). The new name is durable once the folder
+    /// is flushed after this returns ([`Folder::flush`]); one flush covers
+    /// every zip placed before it, so the engine places many zips at once
+    /// (the file system then flushes them together) and flushes the folder
+    /// for all those that were placed meanwhile.
+    pub fn place(self) -> Result<Written, StemError> {
         let Prepared {
             temp,
             zip,
@@ -396,12 +395,19 @@ impl Prepared {
                 source: e.error,
             });
         }
-        folder.flush();
         Ok(Written {
             zip,
             bytes_in,
             bytes_out,
         })
+    }
+
+    /// [`Prepared::place`], then a flush of `folder`: the zip is durable
+    /// under its final name when this returns.
+    pub fn commit(self, folder: &Folder) -> Result<Written, StemError> {
+        let written = self.place()?;
+        folder.flush();
+        Ok(written)
     }
 }
 
@@ -719,25 +725,9 @@ pub fn create_folder(dir: &Path) -> io::Result<()> {
 /// The output folder of a run, whose entries are flushed to disk after
 /// renames (on Unix; elsewhere a folder cannot be opened as a file and
 /// [`Folder::flush`] does nothing).
-///
-/// Flushes are shared, as a database shares log flushes among the
-/// transactions that commit together: a commit that asks while a flush is
-/// running waits for the next one, and that one covers every rename made
-/// before it started. Thousands of small zips then cost a few folder
-/// flushes, not one each.
 #[derive(Debug)]
 pub struct Folder {
     file: Option<File>,
-    state: Mutex<FlushState>,
-    flushed: Condvar,
-}
-
-/// Tickets of [`Folder::flush`]: asked for, and covered by a finished flush.
-#[derive(Debug, Default)]
-struct FlushState {
-    asked: u64,
-    covered: u64,
-    running: bool,
 }
 
 impl Folder {
@@ -750,85 +740,15 @@ impl Folder {
             } else {
                 None
             },
-            state: Mutex::new(FlushState::default()),
-            flushed: Condvar::new(),
         }
     }
 
-    /// Returns once a flush of the folder that started after this call has
-    /// ended: every rename made before the call is then on disk.
+    /// Flushes the folder's entries: every rename made before the call is
+    /// on disk when it returns. Best effort: some file systems refuse to
+    /// flush a folder, and the zips' own data is on disk already.
     pub fn flush(&self) {
         if let Some(file) = &self.file {
-            // Best effort: the data itself is already on disk.
-            self.flush_with(|| {
-                let _ = file.sync_all();
-            });
+            let _ = file.sync_all();
         }
-    }
-
-    /// [`Folder::flush`] with `sync` as the flush.
-    fn flush_with(&self, sync: impl Fn()) {
-        let lock = || self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut state = lock();
-        state.asked += 1;
-        let ticket = state.asked;
-        while state.covered < ticket {
-            if state.running {
-                state = self
-                    .flushed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            state.running = true;
-            let covers = state.asked;
-            drop(state);
-            sync();
-            state = lock();
-            state.running = false;
-            state.covered = covers;
-            self.flushed.notify_all();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{FlushState, Folder};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Condvar, Mutex};
-    use std::time::Duration;
-
-    /// Every commit returns only after a flush that started after its
-    /// rename has ended, and commits that wait together share flushes.
-    #[test]
-    fn a_shared_folder_flush_always_started_after_the_rename_it_covers() {
-        let folder = Folder {
-            file: None,
-            state: Mutex::new(FlushState::default()),
-            flushed: Condvar::new(),
-        };
-        // Renames made so far, and the most that a finished flush covers.
-        let renamed = AtomicU64::new(0);
-        let durable = AtomicU64::new(0);
-        let flushes = AtomicU64::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..16 {
-                s.spawn(|| {
-                    for _ in 0..50 {
-                        let mine = renamed.fetch_add(1, Ordering::SeqCst) + 1;
-                        folder.flush_with(|| {
-                            let seen = renamed.load(Ordering::SeqCst);
-                            flushes.fetch_add(1, Ordering::SeqCst);
-                            std::thread::sleep(Duration::from_micros(200));
-                            durable.fetch_max(seen, Ordering::SeqCst);
-                        });
-                        assert!(durable.load(Ordering::SeqCst) >= mine);
-                    }
-                });
-            }
-        });
-        let flushes = flushes.load(Ordering::SeqCst);
-        assert!(flushes < 16 * 50 / 2, "{flushes} flushes for 800 commits");
     }
 }

@@ -127,6 +127,15 @@ pub fn start_with(plan: Plan, cancel: CancelToken) -> Run {
 
 /// Runs `plan` on the calling thread, sending every event to `tx`.
 pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
+    execute_with(plan, cancel, |event| {
+        let _ = tx.send(event);
+    });
+}
+
+/// Runs `plan` on the calling thread, handing every event to `sink` in
+/// order (the last is [`Event::RunFinished`]). The command line uses this:
+/// one thread less to wake for every event of a run of many small stems.
+pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event)) {
     let started = Instant::now();
     let plan = Arc::new(plan);
     let mut outcomes: Vec<Option<StemOutcome>> = vec![None; plan.stems.len()];
@@ -151,7 +160,7 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             }
             *slot = Some(StemOutcome::from_event(stem, &event));
         }
-        let _ = tx.send(event);
+        sink(event);
     };
 
     for (i, stem) in plan.stems.iter().enumerate() {
@@ -241,20 +250,50 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             let queue = Arc::new(runnable.clone());
             let next = Arc::new(AtomicUsize::new(0));
             let (itx, irx) = mpsc::channel();
-            // Commits (flush + rename) run on their own threads, many at once,
-            // so the file system flushes them together and stem threads go on.
+            // Commits run on threads of their own, many at once, so the file
+            // system flushes them together and stem threads go on: a commit
+            // thread flushes a zip's data and renames it into place; the
+            // folder thread then flushes the folder once for every zip
+            // placed since its last flush, and reports those finished.
             let (ctx, crx) = crossbeam_channel::bounded::<CommitJob>(COMMIT_QUEUE);
+            let (ftx, frx) = mpsc::channel::<Placed>();
             let folder = Arc::new(archive::Folder::open(&plan.output_dir));
+            {
+                let (itx, folder) = (itx.clone(), Arc::clone(&folder));
+                // Should the thread not start, commit threads flush themselves.
+                let _ = std::thread::Builder::new()
+                    .name("stemzip-folder".to_owned())
+                    .spawn(move || {
+                        while let Ok(first) = frx.recv() {
+                            let placed: Vec<Placed> =
+                                std::iter::once(first).chain(frx.try_iter()).collect();
+                            folder.flush();
+                            for placed in placed {
+                                let _ = itx.send(placed.finished());
+                            }
+                        }
+                    });
+            }
             for c in 0..COMMIT_THREADS.min(runnable.len()) {
-                let (crx, itx, folder) = (crx.clone(), itx.clone(), Arc::clone(&folder));
+                let (crx, itx, ftx, folder) =
+                    (crx.clone(), itx.clone(), ftx.clone(), Arc::clone(&folder));
                 let _ = std::thread::Builder::new()
                     .name(format!("stemzip-commit-{c}"))
                     .spawn(move || {
                         for job in crx {
-                            let _ = itx.send(job.run(&folder));
+                            let event = match job.place().map(|placed| ftx.send(placed)) {
+                                Ok(Ok(())) => continue,
+                                Ok(Err(mpsc::SendError(placed))) => {
+                                    folder.flush();
+                                    placed.finished()
+                                }
+                                Err(event) => *event,
+                            };
+                            let _ = itx.send(event);
                         }
                     });
             }
+            drop(ftx);
             drop(crx);
             let drivers = plan.settings.workers.get().min(runnable.len());
             for d in 0..drivers {
@@ -323,7 +362,7 @@ pub fn execute(plan: Plan, cancel: &CancelToken, tx: &Sender<Event>) {
             Err(e) => summary.report_error = Some(e.to_string()),
         }
     }
-    let _ = tx.send(Event::RunFinished(summary));
+    sink(Event::RunFinished(summary));
 }
 
 /// Creates the output folder and removes what a killed run left in it.
@@ -421,15 +460,65 @@ struct CommitJob {
 }
 
 impl CommitJob {
-    /// Commits and returns the stem's terminal event.
+    /// Flushes the zip's data and renames it into place; a failure is
+    /// returned as the stem's terminal event.
+    fn place(self) -> Result<Placed, Box<Event>> {
+        let CommitJob {
+            stem,
+            name,
+            files,
+            started,
+            prepared,
+        } = self;
+        match prepared.place() {
+            Ok(written) => Ok(Placed {
+                stem,
+                name,
+                files,
+                started,
+                written,
+            }),
+            Err(e) => Err(Box::new(terminal_event(
+                stem,
+                name,
+                files,
+                started.elapsed().as_secs_f64(),
+                Err(e),
+            ))),
+        }
+    }
+
+    /// Commits alone (places, then flushes the folder) and returns the
+    /// stem's terminal event.
     fn run(self, folder: &archive::Folder) -> Event {
-        let result = self.prepared.commit(folder);
+        match self.place() {
+            Ok(placed) => {
+                folder.flush();
+                placed.finished()
+            }
+            Err(event) => *event,
+        }
+    }
+}
+
+/// A zip under its final name whose folder entry awaits a flush.
+struct Placed {
+    stem: usize,
+    name: String,
+    files: usize,
+    started: Instant,
+    written: archive::Written,
+}
+
+impl Placed {
+    /// The stem's terminal event, once the folder was flushed.
+    fn finished(self) -> Event {
         terminal_event(
             self.stem,
             self.name,
             self.files,
             self.started.elapsed().as_secs_f64(),
-            result,
+            Ok(self.written),
         )
     }
 }
