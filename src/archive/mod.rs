@@ -1,7 +1,9 @@
 //! Writing one stem's zip: a locked temporary file in the output folder,
 //! members streamed in chunks (so a cancel or a timeout lands within one
 //! chunk, and memory stays bounded whatever the file sizes), data flushed to
-//! disk, then renamed into place.
+//! disk, then renamed into place. A small zip (at most 256 KiB
+//! of members) is built in memory instead and written to its temporary file
+//! in one go when it is committed ([`temp::create_holding`]).
 //!
 //! Stored and zstd members are streamed by the stem's own thread. Deflate
 //! members are cut into chunks that the compression pool compresses in
@@ -129,8 +131,54 @@ impl Control {
     }
 }
 
-/// The archive being written: a buffered temporary file.
-type Archive = ZipArchiveWriter<BufWriter<tempfile::NamedTempFile>>;
+/// The archive being written.
+type Archive = ZipArchiveWriter<Sink>;
+
+/// Stems of at most this many member bytes are zipped in memory and written
+/// out whole when committed ([`temp::create_holding`]); larger ones stream
+/// through a temporary file. Memory in flight stays small: at most the
+/// commit queue and the commit threads hold such zips.
+const IN_MEMORY: u64 = 256 * 1024;
+
+/// Where a zip is written while it is built.
+enum Sink {
+    /// A temporary file in the output folder, through a buffer.
+    File(BufWriter<tempfile::NamedTempFile>),
+    /// Memory, for a small zip.
+    Memory(temp::Image),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(file) => file.write(buf),
+            Sink::Memory(bytes) => bytes.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.write_all(buf),
+            Sink::Memory(bytes) => bytes.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(file) => file.flush(),
+            Sink::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// A finished zip that is not under its final name yet.
+#[derive(Debug)]
+enum Image {
+    /// Written to this temporary file.
+    File(tempfile::NamedTempFile),
+    /// In memory, to be written when committed.
+    Memory(temp::Image),
+}
 
 fn modified_utc(t: SystemTime) -> UtcDateTime {
     let secs = match t.duration_since(UNIX_EPOCH) {
@@ -277,15 +325,23 @@ pub fn write_stem(
         let path = path.to_owned();
         move |source| StemError::Write { path, source }
     };
-    let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
-    let temp_path = temp.path().to_owned();
     // Small stems need no 1 MiB buffers: many of them are the common case.
     let small = |bytes: u64| {
         usize::try_from(bytes.saturating_add(64 * 1024))
             .map_or(BUFFER_SIZE, |b| b.clamp(4096, BUFFER_SIZE))
     };
-    let mut archive: Archive =
-        ZipArchiveWriter::new(BufWriter::with_capacity(small(stem.total_size()), temp));
+    // A small zip is built in memory unless it is to be read back from disk.
+    let sink = if stem.total_size() <= IN_MEMORY && !settings.verify {
+        // Members, plus each entry's two headers (local and central, with
+        // the name in both) and the end record; more only if deflate grows.
+        let headers: usize = stem.members.iter().map(|m| 2 * m.name.len() + 128).sum();
+        let capacity = usize::try_from(stem.total_size()).map_or(0, |b| b + headers + 128);
+        Sink::Memory(temp::Image::with_capacity(capacity))
+    } else {
+        let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
+        Sink::File(BufWriter::with_capacity(small(stem.total_size()), temp))
+    };
+    let mut archive: Archive = ZipArchiveWriter::new(sink);
     let out = Output {
         zip: &final_path,
         control,
@@ -314,34 +370,42 @@ pub fn write_stem(
             total
         }
     };
-    let temp = archive
+    let sink = archive
         .finish()
-        .map_err(|e| archive_error(&final_path, "", e))?
-        .into_inner()
-        .map_err(|e| StemError::Write {
-            path: temp_path.clone(),
-            source: e.into_error(),
-        })?;
-    let bytes_out = temp
-        .as_file()
-        .metadata()
-        .map_err(write_err(&temp_path))?
-        .len();
-
-    if settings.verify {
-        let file = temp.reopen().map_err(write_err(&temp_path))?;
-        let mut buffer = vec![0u8; BUFFER_SIZE];
-        verify(file, stem, control, &mut buffer).map_err(|e| match e {
-            VerifyError::Stop(e) => e,
-            VerifyError::Bad(message) => StemError::Verify {
-                zip: final_path.clone(),
-                message,
-            },
-        })?;
-    }
+        .map_err(|e| archive_error(&final_path, "", e))?;
+    let (image, bytes_out) = match sink {
+        Sink::Memory(image) => {
+            let len = image.bytes().len() as u64;
+            (Image::Memory(image), len)
+        }
+        Sink::File(file) => {
+            let temp = file.into_inner().map_err(|e| StemError::Write {
+                path: output_dir.to_owned(),
+                source: e.into_error(),
+            })?;
+            let temp_path = temp.path().to_owned();
+            let bytes_out = temp
+                .as_file()
+                .metadata()
+                .map_err(write_err(&temp_path))?
+                .len();
+            if settings.verify {
+                let file = temp.reopen().map_err(write_err(&temp_path))?;
+                let mut buffer = vec![0u8; BUFFER_SIZE];
+                verify(file, stem, control, &mut buffer).map_err(|e| match e {
+                    VerifyError::Stop(e) => e,
+                    VerifyError::Bad(message) => StemError::Verify {
+                        zip: final_path.clone(),
+                        message,
+                    },
+                })?;
+            }
+            (Image::File(temp), bytes_out)
+        }
+    };
     control.check()?;
     Ok(Prepared {
-        temp,
+        image,
         zip: final_path,
         overwrite: settings.overwrite,
         bytes_in,
@@ -349,10 +413,10 @@ pub fn write_stem(
     })
 }
 
-/// A complete zip in its temporary file, waiting to be committed.
+/// A complete zip, in its temporary file or in memory, waiting to be committed.
 #[derive(Debug)]
 pub struct Prepared {
-    temp: tempfile::NamedTempFile,
+    image: Image,
     zip: PathBuf,
     overwrite: bool,
     bytes_in: u64,
@@ -369,12 +433,22 @@ impl Prepared {
     /// for all those that were placed meanwhile.
     pub fn place(self) -> Result<Written, StemError> {
         let Prepared {
-            temp,
+            image,
             zip,
             overwrite,
             bytes_in,
             bytes_out,
         } = self;
+        let temp = match image {
+            Image::File(temp) => temp,
+            Image::Memory(image) => {
+                let dir = zip.parent().unwrap_or(Path::new("."));
+                temp::create_holding(dir, image.bytes()).map_err(|source| StemError::Write {
+                    path: dir.to_owned(),
+                    source,
+                })?
+            }
+        };
         temp.as_file()
             .sync_all()
             .map_err(|source| StemError::Write {
