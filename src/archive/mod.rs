@@ -134,39 +134,57 @@ impl Control {
 /// The archive being written.
 type Archive = ZipArchiveWriter<Sink>;
 
-/// Stems of at most this many member bytes are zipped in memory and written
-/// out whole when committed ([`temp::create_holding`]); larger ones stream
-/// through a temporary file. Memory in flight stays small: at most the
-/// commit queue and the commit threads hold such zips.
-const IN_MEMORY: u64 = 256 * 1024;
+/// A zip of at most this many bytes (as estimated from its members) is
+/// built in memory and written out whole when committed
+/// ([`temp::create_holding`]); a larger one streams through a temporary
+/// file, and so does one that outgrows this while it is built (a member
+/// that grew since planning). Memory in flight stays small: only the zips
+/// waiting for or in a commit, and those being built, are held.
+const IN_MEMORY: usize = 256 * 1024;
 
 /// Where a zip is written while it is built.
-enum Sink {
+struct Sink {
+    /// The output folder, where a temporary file is created when needed.
+    dir: PathBuf,
+    to: To,
+}
+
+enum To {
     /// A temporary file in the output folder, through a buffer.
     File(BufWriter<tempfile::NamedTempFile>),
     /// Memory, for a small zip.
     Memory(temp::Image),
 }
 
+impl Sink {
+    /// Moves a zip built in memory to a temporary file.
+    fn spill(&mut self) -> io::Result<()> {
+        if let To::Memory(image) = &self.to {
+            let mut file = BufWriter::with_capacity(BUFFER_SIZE, temp::create(&self.dir)?);
+            file.write_all(image.bytes())?;
+            self.to = To::File(file);
+        }
+        Ok(())
+    }
+}
+
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::File(file) => file.write(buf),
-            Sink::Memory(bytes) => bytes.write(buf),
+        if let To::Memory(image) = &self.to
+            && image.bytes().len().saturating_add(buf.len()) > IN_MEMORY
+        {
+            self.spill()?;
         }
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self {
-            Sink::File(file) => file.write_all(buf),
-            Sink::Memory(bytes) => bytes.write_all(buf),
+        match &mut self.to {
+            To::File(file) => file.write(buf),
+            To::Memory(image) => image.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::File(file) => file.flush(),
-            Sink::Memory(_) => Ok(()),
+        match &mut self.to {
+            To::File(file) => file.flush(),
+            To::Memory(_) => Ok(()),
         }
     }
 }
@@ -299,8 +317,8 @@ fn read_error(member: &Member, source: io::Error) -> StemError {
     }
 }
 
-/// Writes `stem`'s zip into a temporary file in `output_dir`, ready to
-/// [`Prepared::commit`]. Deflate chunks are compressed on `pool`; `progress`
+/// Writes `stem`'s zip into a temporary file in `output_dir`, or into
+/// memory for a small zip, ready to [`Prepared::place`]. Deflate chunks are compressed on `pool`; `progress`
 /// is called with the number of member bytes read since its last call.
 pub fn write_stem(
     stem: &Stem,
@@ -330,16 +348,27 @@ pub fn write_stem(
         usize::try_from(bytes.saturating_add(64 * 1024))
             .map_or(BUFFER_SIZE, |b| b.clamp(4096, BUFFER_SIZE))
     };
+    // Members, plus each entry's two headers (local and central, with the
+    // name in both) and the end record; more only if deflate grows.
+    let headers: u64 = stem
+        .members
+        .iter()
+        .map(|m| 2 * m.name.len() as u64 + 128)
+        .sum();
+    let estimate = stem.total_size().saturating_add(headers + 128);
     // A small zip is built in memory unless it is to be read back from disk.
-    let sink = if stem.total_size() <= IN_MEMORY && !settings.verify {
-        // Members, plus each entry's two headers (local and central, with
-        // the name in both) and the end record; more only if deflate grows.
-        let headers: usize = stem.members.iter().map(|m| 2 * m.name.len() + 128).sum();
-        let capacity = usize::try_from(stem.total_size()).map_or(0, |b| b + headers + 128);
-        Sink::Memory(temp::Image::with_capacity(capacity))
-    } else {
-        let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
-        Sink::File(BufWriter::with_capacity(small(stem.total_size()), temp))
+    let to = match usize::try_from(estimate) {
+        Ok(estimate) if estimate <= IN_MEMORY && !settings.verify => {
+            To::Memory(temp::Image::with_capacity(estimate))
+        }
+        _ => {
+            let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
+            To::File(BufWriter::with_capacity(small(stem.total_size()), temp))
+        }
+    };
+    let sink = Sink {
+        dir: output_dir.to_owned(),
+        to,
     };
     let mut archive: Archive = ZipArchiveWriter::new(sink);
     let out = Output {
@@ -373,15 +402,18 @@ pub fn write_stem(
     let sink = archive
         .finish()
         .map_err(|e| archive_error(&final_path, "", e))?;
-    let (image, bytes_out) = match sink {
-        Sink::Memory(image) => {
+    let (image, bytes_out) = match sink.to {
+        To::Memory(image) => {
             let len = image.bytes().len() as u64;
             (Image::Memory(image), len)
         }
-        Sink::File(file) => {
-            let temp = file.into_inner().map_err(|e| StemError::Write {
-                path: output_dir.to_owned(),
-                source: e.into_error(),
+        To::File(file) => {
+            let temp = file.into_inner().map_err(|e| {
+                let (source, file) = e.into_parts();
+                StemError::Write {
+                    path: file.get_ref().path().to_owned(),
+                    source,
+                }
             })?;
             let temp_path = temp.path().to_owned();
             let bytes_out = temp
@@ -444,7 +476,7 @@ impl Prepared {
             Image::Memory(image) => {
                 let dir = zip.parent().unwrap_or(Path::new("."));
                 temp::create_holding(dir, image.bytes()).map_err(|source| StemError::Write {
-                    path: dir.to_owned(),
+                    path: zip.clone(),
                     source,
                 })?
             }
@@ -474,14 +506,6 @@ impl Prepared {
             bytes_in,
             bytes_out,
         })
-    }
-
-    /// [`Prepared::place`], then a flush of `folder`: the zip is durable
-    /// under its final name when this returns.
-    pub fn commit(self, folder: &Folder) -> Result<Written, StemError> {
-        let written = self.place()?;
-        folder.flush();
-        Ok(written)
     }
 }
 

@@ -31,7 +31,8 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 /// layer merge them (on the 2-core benchmark machine, 2,000 small zips took
 /// 0.35 s with 8 threads, 0.25 s with 32, no better with 64).
 const COMMIT_THREADS: usize = 32;
-/// Written zips that may wait for a commit (each holds an open file).
+/// Written zips that may wait for a commit (each holds an open temporary
+/// file, or a small zip of at most 256 KiB in memory).
 const COMMIT_QUEUE: usize = 64;
 
 /// Stops a run: running stems stop within one buffer, queued stems do not start.
@@ -264,14 +265,13 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event
                 let _ = std::thread::Builder::new()
                     .name("stemzip-folder".to_owned())
                     .spawn(move || {
-                        while let Ok(first) = frx.recv() {
-                            let placed: Vec<Placed> =
-                                std::iter::once(first).chain(frx.try_iter()).collect();
-                            folder.flush();
-                            for placed in placed {
+                        finish_when_flushed(
+                            &frx,
+                            || folder.flush(),
+                            |placed| {
                                 let _ = itx.send(placed.finished());
-                            }
-                        }
+                            },
+                        );
                     });
             }
             for c in 0..COMMIT_THREADS.min(runnable.len()) {
@@ -501,6 +501,21 @@ impl CommitJob {
     }
 }
 
+/// The folder thread: takes every zip placed so far, flushes the folder
+/// once (so the flush starts after each of their renames), then reports
+/// them; until no commit thread is left.
+fn finish_when_flushed(
+    placed: &Receiver<Placed>,
+    flush: impl Fn(),
+    mut finished: impl FnMut(Placed),
+) {
+    while let Ok(first) = placed.recv() {
+        let batch: Vec<Placed> = std::iter::once(first).chain(placed.try_iter()).collect();
+        flush();
+        batch.into_iter().for_each(&mut finished);
+    }
+}
+
 /// A zip under its final name whose folder entry awaits a flush.
 struct Placed {
     stem: usize,
@@ -558,5 +573,66 @@ fn terminal_event(
             error: e.to_string(),
             seconds,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Placed, finish_when_flushed};
+    use crate::archive::Written;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    /// A zip is reported finished only after a folder flush that started
+    /// after its rename, and zips placed together share flushes.
+    #[test]
+    fn a_zip_is_reported_only_after_a_flush_that_started_after_its_rename() {
+        let (tx, rx) = mpsc::channel::<Placed>();
+        // Zips renamed so far, and how many the last flush started after.
+        let renamed = AtomicUsize::new(0);
+        let covered = AtomicUsize::new(0);
+        let flushes = AtomicUsize::new(0);
+        let mut reported = 0;
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let tx = tx.clone();
+                let renamed = &renamed;
+                s.spawn(move || {
+                    for _ in 0..100 {
+                        let n = renamed.fetch_add(1, Ordering::SeqCst);
+                        let placed = Placed {
+                            stem: n,
+                            name: format!("s{n}"),
+                            files: 1,
+                            started: Instant::now(),
+                            written: Written {
+                                zip: format!("s{n}.zip").into(),
+                                bytes_in: 0,
+                                bytes_out: 0,
+                            },
+                        };
+                        tx.send(placed).unwrap();
+                        std::thread::sleep(Duration::from_micros(50));
+                    }
+                });
+            }
+            drop(tx);
+            finish_when_flushed(
+                &rx,
+                || {
+                    covered.store(renamed.load(Ordering::SeqCst), Ordering::SeqCst);
+                    flushes.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_micros(500));
+                },
+                |placed| {
+                    assert!(placed.stem < covered.load(Ordering::SeqCst));
+                    reported += 1;
+                },
+            );
+        });
+        assert_eq!(reported, 800);
+        let flushes = flushes.load(Ordering::SeqCst);
+        assert!(flushes < 400, "{flushes} flushes for 800 zips");
     }
 }

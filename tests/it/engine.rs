@@ -202,6 +202,32 @@ fn small_zips_built_in_memory_match_zips_streamed_to_disk_byte_for_byte() {
     }
 }
 
+/// A member that grew between planning and the run is archived whole: a
+/// zip planned small (built in memory) that outgrows the in-memory limit
+/// while it is built moves to a temporary file without losing a byte.
+#[test]
+fn a_member_that_grew_after_planning_is_archived_whole() {
+    for compression in ["stored", "deflate", "zstd"] {
+        let t = Tree::new();
+        t.stems(&["s"]);
+        t.file("csv/s_1.csv", "t,x\n0,1\n");
+        t.file("csv/s_2.csv", csv_rows(7, 100));
+        let planned = plan(&t.profile(&format!("archive:\n  compression: {compression}\n")));
+        let grown = csv_rows(8, 60_000);
+        assert!(grown.len() > 512 << 10);
+        t.file("csv/s_2.csv", &grown);
+        let (_, summary) = execute(planned);
+        assert_eq!(summary.done, 1, "{compression}");
+        let entries = read_zip(&t.out().join("s.zip"));
+        assert_eq!(entries.len(), 2);
+        assert!(
+            entries[1] == ("s_2.csv".to_owned(), grown.into_bytes()),
+            "{compression}"
+        );
+        assert_eq!(temp_files(&t.out()), Vec::<String>::new());
+    }
+}
+
 #[test]
 fn every_compression_round_trips_the_exact_bytes() {
     for compression in ["stored", "deflate", "zstd"] {
