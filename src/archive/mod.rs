@@ -191,7 +191,7 @@ impl Write for Sink {
 
 /// A finished zip that is not under its final name yet.
 #[derive(Debug)]
-enum Image {
+enum Built {
     /// Written to this temporary file.
     File(tempfile::NamedTempFile),
     /// In memory, to be written when committed.
@@ -402,10 +402,10 @@ pub fn write_stem(
     let sink = archive
         .finish()
         .map_err(|e| archive_error(&final_path, "", e))?;
-    let (image, bytes_out) = match sink.to {
+    let (built, bytes_out) = match sink.to {
         To::Memory(image) => {
             let len = image.bytes().len() as u64;
-            (Image::Memory(image), len)
+            (Built::Memory(image), len)
         }
         To::File(file) => {
             let temp = file.into_inner().map_err(|e| {
@@ -432,12 +432,12 @@ pub fn write_stem(
                     },
                 })?;
             }
-            (Image::File(temp), bytes_out)
+            (Built::File(temp), bytes_out)
         }
     };
     control.check()?;
     Ok(Prepared {
-        image,
+        built,
         zip: final_path,
         overwrite: settings.overwrite,
         bytes_in,
@@ -448,7 +448,7 @@ pub fn write_stem(
 /// A complete zip, in its temporary file or in memory, waiting to be committed.
 #[derive(Debug)]
 pub struct Prepared {
-    image: Image,
+    built: Built,
     zip: PathBuf,
     overwrite: bool,
     bytes_in: u64,
@@ -465,15 +465,15 @@ impl Prepared {
     /// for all those that were placed meanwhile.
     pub fn place(self) -> Result<Written, StemError> {
         let Prepared {
-            image,
+            built,
             zip,
             overwrite,
             bytes_in,
             bytes_out,
         } = self;
-        let temp = match image {
-            Image::File(temp) => temp,
-            Image::Memory(image) => {
+        let temp = match built {
+            Built::File(temp) => temp,
+            Built::Memory(image) => {
                 let dir = zip.parent().unwrap_or(Path::new("."));
                 temp::create_holding(dir, image.bytes()).map_err(|source| StemError::Write {
                     path: zip.clone(),

@@ -281,12 +281,11 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event
                     .name(format!("stemzip-commit-{c}"))
                     .spawn(move || {
                         for job in crx {
-                            let event = match job.place().map(|placed| ftx.send(placed)) {
-                                Ok(Ok(())) => continue,
-                                Ok(Err(mpsc::SendError(placed))) => {
-                                    folder.flush();
-                                    placed.finished()
-                                }
+                            let event = match job.place() {
+                                Ok(placed) => match ftx.send(placed) {
+                                    Ok(()) => continue,
+                                    Err(mpsc::SendError(placed)) => placed.finish_alone(&folder),
+                                },
                                 Err(event) => *event,
                             };
                             let _ = itx.send(event);
@@ -492,10 +491,7 @@ impl CommitJob {
     /// stem's terminal event.
     fn run(self, folder: &archive::Folder) -> Event {
         match self.place() {
-            Ok(placed) => {
-                folder.flush();
-                placed.finished()
-            }
+            Ok(placed) => placed.finish_alone(folder),
             Err(event) => *event,
         }
     }
@@ -526,6 +522,13 @@ struct Placed {
 }
 
 impl Placed {
+    /// Flushes the folder for this zip alone, then returns its terminal
+    /// event (when no folder thread takes it).
+    fn finish_alone(self, folder: &archive::Folder) -> Event {
+        folder.flush();
+        self.finished()
+    }
+
     /// The stem's terminal event, once the folder was flushed.
     fn finished(self) -> Event {
         terminal_event(
