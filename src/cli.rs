@@ -14,7 +14,7 @@ use indicatif::{BinaryBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{self, CancelToken, Event, Summary};
 use crate::plan::{Plan, Warning};
-use crate::profile::Override;
+use crate::profile::{Edits, Overlay, Override};
 
 /// Exit status: every stem succeeded or was skipped.
 pub const EXIT_OK: u8 = 0;
@@ -126,9 +126,28 @@ pub fn verify(args: &VerifyArgs) -> ExitCode {
 pub struct GuiArgs {
     /// A profile to open (default: the last one, or the bundled example on first launch).
     pub profile: Option<PathBuf>,
+    /// The Python tool's override argument: a dict literal merged into the
+    /// profile (shown as unsaved changes; never written back unless saved).
+    #[arg(value_name = "OVERRIDES", requires = "profile")]
+    pub overrides: Option<String>,
     /// Start running the profile at once.
     #[arg(long, requires = "profile")]
     pub run: bool,
+}
+
+/// The dict argument of `stemzip gui`, parsed; a malformed one is reported
+/// on stderr and gives exit status 2.
+pub fn gui_overlay(args: &GuiArgs) -> Result<Option<Overlay>, ExitCode> {
+    args.overrides
+        .as_deref()
+        .map(str::parse::<Overlay>)
+        .transpose()
+        .map_err(|e| {
+            for line in e.to_string().lines() {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(EXIT_BAD_INPUT)
+        })
 }
 
 /// Arguments of `stemzip run`.
@@ -136,6 +155,10 @@ pub struct GuiArgs {
 pub struct RunArgs {
     /// The YAML profile (an assetutilities zip-by-stem configuration works as is).
     pub profile: PathBuf,
+    /// The Python tool's override argument, a dict literal deep-merged into
+    /// the profile, e.g. "{'file_management': {'output_directory': '../zip/03c'}}".
+    #[arg(value_name = "OVERRIDES")]
+    pub overrides: Option<String>,
     /// Print the plan and its warnings; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -152,16 +175,7 @@ pub struct RunArgs {
 
 /// Runs `stemzip run` and returns the process exit status.
 pub fn run(args: &RunArgs) -> ExitCode {
-    let mut overrides = Vec::new();
-    if let Some(n) = args.workers {
-        overrides.push(format!("parallel_processing.max_workers={n}"));
-        overrides.push("parallel_processing.enabled=true".to_owned());
-    }
-    overrides.extend(args.set.iter().cloned());
-    let overrides: Result<Vec<Override>, _> = overrides.iter().map(|s| s.parse()).collect();
-    let plan = overrides
-        .map_err(crate::Error::from)
-        .and_then(|o| Plan::from_file(&args.profile, &o));
+    let plan = edits(args).and_then(|edits| Plan::from_file_edited(&args.profile, &edits));
     let plan = match plan {
         Ok(plan) => plan,
         Err(e) => {
@@ -216,6 +230,26 @@ pub fn run(args: &RunArgs) -> ExitCode {
     }
 }
 
+/// The dict argument, then `--workers`, then each `--set` (the last word).
+fn edits(args: &RunArgs) -> Result<Edits, crate::Error> {
+    let overlay = args
+        .overrides
+        .as_deref()
+        .map(str::parse::<Overlay>)
+        .transpose()?;
+    let mut sets = Vec::new();
+    if let Some(n) = args.workers {
+        sets.push(format!("parallel_processing.max_workers={n}"));
+        sets.push("parallel_processing.enabled=true".to_owned());
+    }
+    sets.extend(args.set.iter().cloned());
+    let sets = sets
+        .iter()
+        .map(|s| s.parse())
+        .collect::<Result<Vec<Override>, _>>()?;
+    Ok(Edits { overlay, sets })
+}
+
 fn print_warnings(warnings: &[Warning]) {
     let mut shown: HashMap<std::mem::Discriminant<Warning>, usize> = HashMap::new();
     for w in warnings {
@@ -248,6 +282,8 @@ fn print_plan(plan: &Plan, json: bool) {
             })).collect::<Vec<_>>(),
             "warnings": plan.warnings,
             "unclaimed_files": plan.unclaimed_files,
+            "settings": settings_json(plan),
+            "profile": serde_json::to_value(plan.profile.to_value()).ok(),
         });
         println!("{value}");
         return;
@@ -265,6 +301,10 @@ fn print_plan(plan: &Plan, json: bool) {
             let _ = writeln!(out, "    {}", m.name);
         }
     }
+    let _ = writeln!(out, "settings in effect:");
+    for (what, value) in settings_lines(plan) {
+        let _ = writeln!(out, "  {what:<18}{value}");
+    }
     let zips = plan.stems.iter().filter(|s| !s.members.is_empty()).count();
     let _ = writeln!(
         out,
@@ -274,6 +314,58 @@ fn print_plan(plan: &Plan, json: bool) {
         BinaryBytes(plan.total_size()),
         plan.output_dir.display()
     );
+}
+
+/// The settings a run of `plan` uses, as (what, value) lines for `--dry-run`.
+fn settings_lines(plan: &Plan) -> Vec<(&'static str, String)> {
+    let s = &plan.settings;
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    vec![
+        ("stem sources", plan.stem_dir.display().to_string()),
+        ("data files", plan.data_dir.display().to_string()),
+        ("output folder", plan.output_dir.display().to_string()),
+        (
+            "workers",
+            if plan.profile.parallel_processing.enabled {
+                s.workers.to_string()
+            } else {
+                "1 (parallel processing off)".to_owned()
+            },
+        ),
+        (
+            "timeout per stem",
+            s.timeout
+                .map_or_else(|| "none".to_owned(), |t| format!("{} s", t.as_secs_f64())),
+        ),
+        ("overwrite zips", yes_no(s.overwrite)),
+        (
+            "compression",
+            match s.level {
+                Some(level) => format!("{} level {level}", s.compression.name()),
+                None => s.compression.name().to_owned(),
+            },
+        ),
+        ("verify", yes_no(s.verify)),
+        ("error reports", yes_no(s.save_error_reports)),
+        ("progress", yes_no(s.progress_reporting)),
+    ]
+}
+
+fn settings_json(plan: &Plan) -> serde_json::Value {
+    let s = &plan.settings;
+    serde_json::json!({
+        "stem_directory": plan.stem_dir,
+        "data_directory": plan.data_dir,
+        "output_directory": plan.output_dir,
+        "workers": s.workers.get(),
+        "timeout_seconds": s.timeout.map(|t| t.as_secs_f64()),
+        "overwrite": s.overwrite,
+        "compression": s.compression.name(),
+        "level": s.level,
+        "verify": s.verify,
+        "save_error_reports": s.save_error_reports,
+        "progress_reporting": s.progress_reporting,
+    })
 }
 
 fn print_summary(s: &Summary) {

@@ -12,6 +12,8 @@
 //!   commits on their own threads), reporting [`engine::Event`]s;
 //! - [`archive`]: one stem's zip, written to a temporary file and renamed;
 //! - [`report`]: the run report written for failed stems;
+//! - [`yaml`]: YAML read and written the way the Python original's PyYAML
+//!   reads it (YAML 1.1 scalars);
 //! - [`cli`]: the `stemzip run` / `gui` / `verify` command line;
 //! - [`example`]: the bundled example, embedded for a first launch;
 //! - `gui` (feature `gui`, on by default): the desktop window, a second thin
@@ -26,6 +28,7 @@ pub mod gui;
 pub mod plan;
 pub mod profile;
 pub mod report;
+pub mod yaml;
 
 pub use engine::{CancelToken, Event, Run, StemStatus, Summary};
 pub use plan::Plan;

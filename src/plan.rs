@@ -26,7 +26,8 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::archive::temp;
-use crate::profile::{Compression, Profile, StemMatch, Workers};
+use crate::profile::{Compression, Profile, StemMatch, Workers, value_text};
+use serde_yaml::Value;
 
 /// The folder used for `file_management.output_directory` when none is set.
 pub const DEFAULT_OUTPUT_DIRECTORY: &str = "results";
@@ -149,6 +150,35 @@ pub enum Warning {
         /// The worker count used instead.
         using: usize,
     },
+    /// A `parallel_processing` value that could not be used as written; its
+    /// safe default is used instead (the original's rule).
+    SafeDefault {
+        /// The dotted key.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// The value in effect.
+        using: String,
+        /// Why the written value was not used.
+        reason: String,
+    },
+    /// A relative folder not found next to the profile but in the current
+    /// folder, where the original also looks.
+    FromCurrentFolder {
+        /// The dotted key.
+        key: String,
+        /// The folder used.
+        path: PathBuf,
+    },
+    /// `analysis_settings` routes this profile away from zipping by stem in
+    /// the original (which zips by stem only when `flag` is true and `by` is
+    /// `stem`); stemzip zips by stem anyway.
+    NotRoutedByStem {
+        /// The dotted key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
     /// `archive.level` was set for a method without levels.
     LevelIgnored {
         /// The method.
@@ -190,6 +220,23 @@ impl fmt::Display for Warning {
             Warning::InvalidWorkers { value, using } => write!(
                 f,
                 "parallel_processing.max_workers: {value} is not `auto` or a positive number; using auto ({using})"
+            ),
+            Warning::SafeDefault {
+                key,
+                value,
+                using,
+                reason,
+            } => write!(f, "{key}: {value} {reason}; using {using}"),
+            Warning::FromCurrentFolder { key, path } => write!(
+                f,
+                "{key}: not found next to the profile; using {} in the current folder",
+                path.display()
+            ),
+            Warning::NotRoutedByStem { key, value } => write!(
+                f,
+                "{key} is {value}: the Python tool zips by stem only when analysis_settings.flag \
+                 is true and analysis_settings.by is `stem`, so it would not have zipped this \
+                 profile; stemzip zips it by stem"
             ),
             Warning::LevelIgnored { compression } => {
                 write!(f, "archive.level is ignored: {compression} has no levels")
@@ -279,17 +326,64 @@ pub fn check(profile: &Profile, base_dir: &Path) -> Vec<SettingError> {
     }
 }
 
+/// A relative folder of a profile, looked up as the original does: next to
+/// the profile first, then in the current folder.
+struct Located {
+    /// The folder to use.
+    path: PathBuf,
+    /// `true` when only the current folder had it.
+    from_current_folder: bool,
+    /// The current folder's candidate, when it was looked at and differs.
+    also_tried: Option<PathBuf>,
+}
+
+fn locate(base_dir: &Path, raw: &str) -> Located {
+    let path = resolve_path(base_dir, raw);
+    let near_profile = Located {
+        path: path.clone(),
+        from_current_folder: false,
+        also_tried: None,
+    };
+    if path.is_absolute() && Path::new(raw).is_absolute() || path.exists() {
+        return near_profile;
+    }
+    match std::env::current_dir().map(|cwd| resolve_path(&cwd, raw)) {
+        Ok(candidate) if candidate != path && candidate.exists() => Located {
+            path: candidate,
+            from_current_folder: true,
+            also_tried: None,
+        },
+        Ok(candidate) if candidate != path => Located {
+            also_tried: Some(candidate),
+            ..near_profile
+        },
+        _ => near_profile,
+    }
+}
+
 fn check_folder(
     errors: &mut Vec<SettingError>,
+    warnings: &mut Vec<Warning>,
     key: &'static str,
     base_dir: &Path,
     raw: Option<&str>,
 ) -> PathBuf {
     let raw = raw.map(str::trim).filter(|r| !r.is_empty());
-    let path = match raw {
-        Some(raw) => resolve_path(base_dir, raw),
-        None => base_dir.to_owned(),
+    let located = match raw {
+        Some(raw) => locate(base_dir, raw),
+        None => Located {
+            path: base_dir.to_owned(),
+            from_current_folder: false,
+            also_tried: None,
+        },
     };
+    let path = located.path;
+    if located.from_current_folder {
+        warnings.push(Warning::FromCurrentFolder {
+            key: key.to_owned(),
+            path: path.clone(),
+        });
+    }
     match fs::metadata(&path) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => errors.push(SettingError {
@@ -298,7 +392,15 @@ fn check_folder(
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => errors.push(SettingError {
             key,
-            message: format!("folder {} does not exist", path.display()),
+            message: match located.also_tried {
+                Some(other) => format!(
+                    "folder {} does not exist (looked next to the profile, {}, and in the current folder, {})",
+                    raw.unwrap_or_default(),
+                    path.display(),
+                    other.display()
+                ),
+                None => format!("folder {} does not exist", path.display()),
+            },
         }),
         Err(e) => errors.push(SettingError {
             key,
@@ -306,6 +408,32 @@ fn check_folder(
         }),
     }
     path
+}
+
+/// Warnings for `analysis_settings` values that would have sent the profile
+/// elsewhere in the original (a missing section is fine).
+fn routing_warnings(profile: &Profile) -> Vec<Warning> {
+    let Some(Value::Mapping(section)) = profile.unknown_keys().get("analysis_settings") else {
+        return Vec::new();
+    };
+    let mut warnings = Vec::new();
+    if let Some(flag) = section.get("flag")
+        && *flag != Value::Bool(true)
+    {
+        warnings.push(Warning::NotRoutedByStem {
+            key: "analysis_settings.flag".to_owned(),
+            value: value_text(flag),
+        });
+    }
+    if let Some(by) = section.get("by")
+        && by.as_str() != Some("stem")
+    {
+        warnings.push(Warning::NotRoutedByStem {
+            key: "analysis_settings.by".to_owned(),
+            value: value_text(by),
+        });
+    }
+    warnings
 }
 
 fn check_extensions(
@@ -348,14 +476,19 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
 
     let stem_dir = check_folder(
         &mut errors,
+        &mut warnings,
         "file_management.input_directory",
         base_dir,
         fm.input_directory.as_deref(),
     );
     let data_dir = match profile.analysis.input_directory.as_deref().map(str::trim) {
-        Some(raw) if !raw.is_empty() => {
-            check_folder(&mut errors, "analysis.input_directory", base_dir, Some(raw))
-        }
+        Some(raw) if !raw.is_empty() => check_folder(
+            &mut errors,
+            &mut warnings,
+            "analysis.input_directory",
+            base_dir,
+            Some(raw),
+        ),
         _ => {
             errors.push(SettingError {
                 key: "analysis.input_directory",
@@ -364,14 +497,26 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             PathBuf::new()
         }
     };
-    let output_dir = resolve_path(
-        base_dir,
-        fm.output_directory
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .unwrap_or(DEFAULT_OUTPUT_DIRECTORY),
-    );
+    // A written output folder is looked up like the others; one that exists
+    // in neither place is created next to the profile.
+    let output_dir = match fm
+        .output_directory
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(raw) => {
+            let located = locate(base_dir, raw);
+            if located.from_current_folder {
+                warnings.push(Warning::FromCurrentFolder {
+                    key: "file_management.output_directory".to_owned(),
+                    path: located.path.clone(),
+                });
+            }
+            located.path
+        }
+        None => resolve_path(base_dir, DEFAULT_OUTPUT_DIRECTORY),
+    };
     if output_dir.exists() && !output_dir.is_dir() {
         errors.push(SettingError {
             key: "file_management.output_directory",
@@ -446,19 +591,24 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             }
         }
     };
-    let timeout = match pp.timeout_per_file {
-        None => None,
-        Some(secs) if secs.is_finite() && secs > 0.0 => Duration::try_from_secs_f64(secs).ok(),
-        Some(secs) => {
-            errors.push(SettingError {
-                key: "parallel_processing.timeout_per_file",
-                message: format!(
-                    "{secs} is not a time limit; give a number of seconds above 0, or null for none"
-                ),
-            });
-            None
-        }
-    };
+    // Values of the wrong type or out of range were replaced by their safe
+    // defaults when the profile was read (see `Profile::safe_defaults`).
+    let timeout = pp
+        .timeout_per_file
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok());
+    warnings.extend(
+        profile
+            .safe_defaults()
+            .iter()
+            .map(|d| Warning::SafeDefault {
+                key: d.key.to_owned(),
+                value: d.written.clone(),
+                using: d.using.clone(),
+                reason: d.reason.to_owned(),
+            }),
+    );
+    warnings.extend(routing_warnings(profile));
 
     let archive = &profile.archive;
     let level = match (archive.compression.levels(), archive.level) {
@@ -810,7 +960,22 @@ impl Plan {
         path: &Path,
         overrides: &[crate::profile::Override],
     ) -> Result<Plan, crate::Error> {
-        let profile = Profile::load_with(path, overrides)?;
+        Self::from_file_edited(
+            path,
+            &crate::profile::Edits {
+                overlay: None,
+                sets: overrides.to_vec(),
+            },
+        )
+    }
+
+    /// Loads a profile file with the original's dict argument and `--set`
+    /// overrides applied, and plans it against the profile's own folder.
+    pub fn from_file_edited(
+        path: &Path,
+        edits: &crate::profile::Edits,
+    ) -> Result<Plan, crate::Error> {
+        let profile = Profile::load_edited(path, edits)?;
         let base_dir = profile_dir(path);
         let mut plan = Plan::build(&profile, &base_dir)?;
         plan.profile_path = Some(path.to_owned());

@@ -34,6 +34,35 @@ pub struct Profile {
     /// Keys of the document that stemzip does not use, kept for saving.
     #[serde(skip)]
     unknown: Mapping,
+    /// Settings whose written value was not usable, each replaced by its
+    /// safe default when the profile was read.
+    #[serde(skip)]
+    safe_defaults: Vec<SafeDefault>,
+}
+
+/// A `parallel_processing` setting whose value could not be used as
+/// written: the original's rule is that invalid settings take safe
+/// defaults, so the run goes on with `using` and the plan warns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SafeDefault {
+    /// The dotted key, e.g. `parallel_processing.enabled`.
+    pub key: &'static str,
+    /// The value as written, in YAML.
+    pub written: String,
+    /// The value in effect instead, in YAML.
+    pub using: String,
+    /// Why, in a few words.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for SafeDefault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} {}; using {}",
+            self.key, self.written, self.reason, self.using
+        )
+    }
 }
 
 /// `file_management`: the stem-source folder, its filters and the output folder.
@@ -380,6 +409,12 @@ pub enum ProfileError {
         /// What is wrong.
         message: String,
     },
+    /// The original's override argument (a Python dict literal) is malformed.
+    #[error("the override argument is not a Python dict: {message}")]
+    Overlay {
+        /// What is wrong, and where.
+        message: String,
+    },
     /// A value of the profile cannot be written back as YAML.
     #[error("the profile cannot be written as YAML: {message}")]
     Unwritable {
@@ -441,7 +476,7 @@ impl std::str::FromStr for Override {
         let value = if raw.trim().is_empty() {
             Value::Null
         } else {
-            serde_yaml::from_str(raw).map_err(|e| bad(&format!("the value is not YAML: {e}")))?
+            crate::yaml::parse(raw).map_err(|e| bad(&format!("the value is not YAML: {e}")))?
         };
         Ok(Override {
             arg: arg.to_owned(),
@@ -476,32 +511,155 @@ pub fn known_keys() -> Vec<String> {
     out
 }
 
+/// The original's second command-line argument: a Python dict literal such
+/// as `"{'meta': {'label': '03c'}, 'analysis': {'input_directory': '../csv'}}"`,
+/// deep-merged into the profile as the original merges it (a nested key
+/// replaces only what it names). Keys stemzip does not use are kept like any
+/// unknown key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overlay {
+    /// The argument as given.
+    pub text: String,
+    /// The dict, as a YAML mapping.
+    pub value: Value,
+}
+
+impl std::str::FromStr for Overlay {
+    type Err = ProfileError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |message: String| ProfileError::Overlay { message };
+        let literal: py_literal::Value = text.trim().parse().map_err(|e| {
+            bad(match e {
+                py_literal::ParseError::Syntax(detail) => {
+                    // pest's report: a position, the line with a caret, and
+                    // the grammar's rule names, which mean nothing to a user.
+                    let shown: Vec<&str> = detail
+                        .lines()
+                        .filter(|l| !l.trim_start().starts_with("= "))
+                        .collect();
+                    format!(
+                        "it stops being a Python literal where the caret points \
+                         (check quotes, brackets, colons and commas):\n{}",
+                        shown.join("\n")
+                    )
+                }
+                other => other.to_string(),
+            })
+        })?;
+        let value = python_to_yaml(&literal).map_err(bad)?;
+        if !matches!(value, Value::Mapping(_)) {
+            return Err(bad(format!(
+                "expected a dict such as {{'meta': {{'label': 'run1'}}}}, found {}",
+                value_text(&value)
+            )));
+        }
+        Ok(Overlay {
+            text: text.to_owned(),
+            value,
+        })
+    }
+}
+
+/// A Python literal as the YAML value PyYAML would have built from the same data.
+fn python_to_yaml(literal: &py_literal::Value) -> Result<Value, String> {
+    use py_literal::Value as Py;
+    Ok(match literal {
+        Py::None => Value::Null,
+        Py::Boolean(b) => Value::Bool(*b),
+        Py::String(s) => Value::String(s.clone()),
+        Py::Float(f) => Value::Number((*f).into()),
+        Py::Integer(n) => {
+            let text = n.to_string();
+            match text.parse::<i64>() {
+                Ok(i) => Value::Number(i.into()),
+                Err(_) => Value::Number(text.parse::<f64>().unwrap_or(f64::NAN).into()),
+            }
+        }
+        Py::List(items) | Py::Tuple(items) => {
+            Value::Sequence(items.iter().map(python_to_yaml).collect::<Result<_, _>>()?)
+        }
+        Py::Dict(pairs) => {
+            let mut map = Mapping::new();
+            for (k, v) in pairs {
+                // Later keys win, as in a Python dict display.
+                map.insert(python_to_yaml(k)?, python_to_yaml(v)?);
+            }
+            Value::Mapping(map)
+        }
+        Py::Bytes(_) => return Err("bytes (b'...') are not settings; use a string".to_owned()),
+        Py::Complex(_) => return Err("complex numbers are not settings".to_owned()),
+        Py::Set(_) => {
+            return Err("sets ({...} without keys) are not settings; use a list".to_owned());
+        }
+    })
+}
+
+/// Changes applied to a profile as it is read: first the original's dict
+/// argument, then each `--set` override (so `--set` has the last word).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Edits {
+    /// The original's dict argument.
+    pub overlay: Option<Overlay>,
+    /// `--set KEY=VALUE` overrides, in order.
+    pub sets: Vec<Override>,
+}
+
 impl Profile {
     /// Reads a profile file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
-        Self::load_with(path, &[])
+        Self::load_edited(path, &Edits::default())
     }
 
     /// Reads a profile file and applies `--set` overrides before checking types.
     pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Self, ProfileError> {
+        Self::load_edited(
+            path,
+            &Edits {
+                overlay: None,
+                sets: overrides.to_vec(),
+            },
+        )
+    }
+
+    /// Reads a profile file and applies `edits` before checking types.
+    pub fn load_edited(path: &Path, edits: &Edits) -> Result<Self, ProfileError> {
         let text = fs::read_to_string(path).map_err(|source| ProfileError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string(), overrides)
+        Self::parse_edited(&text, &path.display().to_string(), edits)
     }
 
     /// Parses profile text; `origin` names it in error messages.
     pub fn parse(text: &str, origin: &str, overrides: &[Override]) -> Result<Self, ProfileError> {
-        let mut document: Value = serde_yaml::from_str(text).map_err(|e| {
-            let location = e.location();
-            ProfileError::Syntax {
-                origin: origin.to_owned(),
-                line: location.as_ref().map(serde_yaml::Location::line),
-                column: location.as_ref().map(serde_yaml::Location::column),
-                message: strip_location(&e.to_string()),
-            }
+        Self::parse_edited(
+            text,
+            origin,
+            &Edits {
+                overlay: None,
+                sets: overrides.to_vec(),
+            },
+        )
+    }
+
+    /// Parses profile text (scalars typed as PyYAML types them) and applies `edits`.
+    pub fn parse_edited(text: &str, origin: &str, edits: &Edits) -> Result<Self, ProfileError> {
+        let document = crate::yaml::parse(text).map_err(|e| ProfileError::Syntax {
+            origin: origin.to_owned(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
         })?;
+        Self::from_document(document, origin, edits)
+    }
+
+    /// A profile from an already parsed document (e.g. the one a run report holds).
+    pub fn from_document(
+        mut document: Value,
+        origin: &str,
+        edits: &Edits,
+    ) -> Result<Self, ProfileError> {
         match &document {
             Value::Mapping(_) => {}
             Value::Null => document = Value::Mapping(Mapping::new()),
@@ -516,7 +674,10 @@ impl Profile {
                 });
             }
         }
-        for o in overrides {
+        if let Some(overlay) = &edits.overlay {
+            merge(&mut document, overlay.value.clone());
+        }
+        for o in &edits.sets {
             set_path(&mut document, &o.path, o.value.clone()).map_err(|message| {
                 ProfileError::Override {
                     arg: o.arg.clone(),
@@ -524,6 +685,7 @@ impl Profile {
                 }
             })?;
         }
+        let safe_defaults = apply_safe_defaults(&mut document);
         let mut profile: Profile =
             serde_path_to_error::deserialize(document.clone()).map_err(|e| {
                 ProfileError::Invalid {
@@ -537,7 +699,19 @@ impl Profile {
             Some(Value::Mapping(map)) => map,
             _ => Mapping::new(),
         };
+        profile.safe_defaults = safe_defaults;
         Ok(profile)
+    }
+
+    /// The `parallel_processing` settings that were replaced by safe defaults
+    /// when the profile was read.
+    pub fn safe_defaults(&self) -> &[SafeDefault] {
+        &self.safe_defaults
+    }
+
+    /// Forgets the safe-default note of `key` (its value was set since).
+    pub fn clear_safe_default(&mut self, key: &str) {
+        self.safe_defaults.retain(|d| d.key != key);
     }
 
     /// The whole document: stemzip's keys merged into the keys it kept aside.
@@ -552,7 +726,7 @@ impl Profile {
     /// The profile as YAML text. Fails (rather than write something else)
     /// when a kept-aside value cannot be written back, e.g. an odd YAML tag.
     pub fn to_yaml(&self) -> Result<String, ProfileError> {
-        serde_yaml::to_string(&self.to_value()).map_err(|e| ProfileError::Unwritable {
+        crate::yaml::to_string(&self.to_value()).map_err(|e| ProfileError::Unwritable {
             message: e.to_string(),
         })
     }
@@ -590,12 +764,101 @@ impl Profile {
     }
 }
 
-/// serde_yaml puts " at line L column C" into its message; we report it separately.
-fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+/// Python's truth rule (`bool(value)`): nothing, zero, empty text and empty
+/// collections are false, anything else is true.
+fn python_truth(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Sequence(items) => !items.is_empty(),
+        Value::Mapping(map) => !map.is_empty(),
+        Value::Tagged(t) => python_truth(&t.value),
     }
+}
+
+/// Replaces each `parallel_processing` value of the wrong type or out of
+/// range by its safe default (the original's rule: invalid settings use safe
+/// defaults) and says what was replaced. `max_workers` keeps its own
+/// handling ([`Workers::Invalid`]).
+fn apply_safe_defaults(document: &mut Value) -> Vec<SafeDefault> {
+    let mut notes = Vec::new();
+    let Value::Mapping(root) = document else {
+        return notes;
+    };
+    let key = Value::String("parallel_processing".to_owned());
+    let Some(section) = root.get_mut(&key) else {
+        return notes;
+    };
+    if !matches!(section, Value::Mapping(_) | Value::Null) {
+        notes.push(SafeDefault {
+            key: "parallel_processing",
+            written: value_text(section),
+            using: "the defaults of every setting".to_owned(),
+            reason: "is not a section",
+        });
+        *section = Value::Mapping(Mapping::new());
+    }
+    let Value::Mapping(section) = section else {
+        return notes;
+    };
+    type Rule = fn(&Value) -> Option<(Value, &'static str)>;
+    let rules: [(&'static str, &'static str, Rule); 4] = [
+        ("enabled", "parallel_processing.enabled", |v| {
+            (!matches!(v, Value::Bool(_))).then(|| {
+                (
+                    Value::Bool(python_truth(v)),
+                    "is not true or false (read by Python's truth rule)",
+                )
+            })
+        }),
+        (
+            "timeout_per_file",
+            "parallel_processing.timeout_per_file",
+            |v| match v {
+                Value::Null => None,
+                Value::Number(n) if n.as_f64().is_some_and(|f| f.is_finite() && f > 0.0) => None,
+                Value::Number(_) => Some((Value::Null, "is not a number of seconds above 0")),
+                _ => Some((Value::Null, "is not a number of seconds")),
+            },
+        ),
+        (
+            "save_error_reports",
+            "parallel_processing.save_error_reports",
+            |v| {
+                (!matches!(v, Value::Bool(_)))
+                    .then_some((Value::Bool(false), "is not true or false"))
+            },
+        ),
+        (
+            "progress_reporting",
+            "parallel_processing.progress_reporting",
+            |v| {
+                (!matches!(v, Value::Bool(_)))
+                    .then_some((Value::Bool(true), "is not true or false"))
+            },
+        ),
+    ];
+    for (name, dotted, rule) in rules {
+        let name = Value::String(name.to_owned());
+        let Some(value) = section.get_mut(&name) else {
+            continue;
+        };
+        if let Some((using, reason)) = rule(value) {
+            notes.push(SafeDefault {
+                key: dotted,
+                written: value_text(value),
+                using: match &using {
+                    Value::Null => "no timeout".to_owned(),
+                    other => value_text(other),
+                },
+                reason,
+            });
+            *value = using;
+        }
+    }
+    notes
 }
 
 /// Sets `path` in `document` to `value`, creating sections as needed.

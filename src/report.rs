@@ -222,10 +222,15 @@ impl Report {
             path: dir.to_owned(),
             source,
         };
-        let text = serde_yaml::to_string(self).map_err(|e| ReportError::Format {
-            path: dir.to_owned(),
-            message: e.to_string(),
-        })?;
+        // Written so that PyYAML (a script reading the report) and serde_yaml
+        // (stemzip reading it back) both read every value as written.
+        let text = serde_yaml::to_value(self)
+            .map_err(|e| e.to_string())
+            .and_then(|value| crate::yaml::to_string(&value).map_err(|e| e.to_string()))
+            .map_err(|message| ReportError::Format {
+                path: dir.to_owned(),
+                message,
+            })?;
         let mut file = crate::archive::temp::user_file_builder(".stemzip-report-")
             .tempfile_in(dir)
             .map_err(io)?;
@@ -240,10 +245,7 @@ impl Report {
             Some(p) => format!("profile in report ({})", p.display()),
             None => "profile in report".to_owned(),
         };
-        let text = serde_yaml::to_string(&self.profile).map_err(|e| ProfileError::Unwritable {
-            message: e.to_string(),
-        })?;
-        Profile::parse(&text, &origin, &[])
+        Profile::from_document(self.profile.clone(), &origin, &Default::default())
     }
 
     /// Names of the stems that failed or timed out (what "retry failed" runs).

@@ -1,4 +1,5 @@
-//! Fuzzes the profile loader (YAML text and `--set` overrides), saving, and
+//! Fuzzes the profile loader (YAML text, the original's dict argument and
+//! `--set` overrides), saving, and
 //! the planner over a small fixed tree: none of them may panic, whatever the
 //! input.
 #![no_main]
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use stemzip::profile::{Override, Profile};
+use stemzip::profile::{Edits, Overlay, Override, Profile};
 
 /// A small tree with stem sources and data files for the planner to list.
 fn tree() -> &'static PathBuf {
@@ -41,7 +42,13 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|line| line.parse().ok())
         .into_iter()
         .collect();
-    let Ok(profile) = Profile::parse(text, "fuzz", &overrides) else {
+    // The second line is tried as the original's dict argument.
+    let overlay = text.lines().nth(1).and_then(|line| line.parse::<Overlay>().ok());
+    let edits = Edits {
+        overlay,
+        sets: overrides,
+    };
+    let Ok(profile) = Profile::parse_edited(text, "fuzz", &edits) else {
         return;
     };
     // Saving either fails cleanly or writes text that loads back the same.

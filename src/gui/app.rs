@@ -17,7 +17,7 @@ use super::preview::Preview;
 use super::results::{Results, Row};
 use crate::engine::{self, Event, Run, StemStatus};
 use crate::plan::{self, Plan, PlanError, SettingError};
-use crate::profile::Profile;
+use crate::profile::{Edits, Overlay, Profile};
 use crate::report::{Report, StemOutcome};
 
 /// Most engine events handled in one frame: the window stays smooth however
@@ -38,6 +38,9 @@ pub struct AppOptions {
     pub profile: Option<PathBuf>,
     /// Start a run of that profile at once.
     pub run_now: bool,
+    /// The Python tool's dict argument, applied to `profile` as unsaved
+    /// changes (the shared file is only written if the user saves).
+    pub overlay: Option<Overlay>,
 }
 
 /// What the window remembers between launches.
@@ -119,10 +122,11 @@ pub(crate) enum Msg {
     },
     /// A dialog closed, having chosen something or not.
     Dialog(Option<Command>),
-    /// A profile file was read (`path` made canonical).
+    /// A profile file was read (`path` made canonical); with the command
+    /// line's dict argument, also the profile with it applied.
     ProfileLoaded {
         path: PathBuf,
-        result: Result<Box<Profile>, String>,
+        result: Result<(Box<Profile>, Option<Box<Profile>>), String>,
     },
     /// `profile` was written to `path` (or not).
     ProfileSaved {
@@ -151,6 +155,10 @@ pub struct Document {
     pub path: Option<PathBuf>,
     /// The profile as last opened or saved (for the unsaved-changes mark).
     pub saved: Profile,
+    /// `true` while the profile holds the command line's dict argument:
+    /// Save then asks where (Save as…), so a shared file is not changed by
+    /// one scenario's overrides.
+    pub overridden: bool,
 }
 
 impl Document {
@@ -266,6 +274,7 @@ impl StemzipApp {
         };
         // Disk work, even at start-up, happens off the UI thread.
         let chosen = options.profile.clone();
+        let overlay = options.overlay.clone().filter(|_| chosen.is_some());
         let last = app.remembered.last_profile.clone();
         let example_dir = app.config_dir.as_ref().map(|d| d.join("example"));
         app.in_background(move || {
@@ -280,14 +289,14 @@ impl StemzipApp {
                     })
                 });
             match path {
-                Some(Ok(path)) => load_profile(path),
+                Some(Ok(path)) => load_profile(path, overlay.as_ref()),
                 Some(Err(e)) => Msg::ProfileLoaded {
                     path: PathBuf::new(),
                     result: Err(e),
                 },
                 None => Msg::ProfileLoaded {
                     path: PathBuf::new(),
-                    result: Ok(Box::default()),
+                    result: Ok((Box::default(), None)),
                 },
             }
         });
@@ -376,21 +385,34 @@ impl StemzipApp {
 
     fn open_profile(&mut self, path: &Path) {
         let path = path.to_owned();
-        self.in_background(move || load_profile(path));
+        self.in_background(move || load_profile(path, None));
     }
 
-    fn profile_loaded(&mut self, path: PathBuf, result: Result<Profile, String>) {
+    fn profile_loaded(
+        &mut self,
+        path: PathBuf,
+        result: Result<(Profile, Option<Profile>), String>,
+    ) {
         match result {
-            Ok(profile) => {
+            Ok((saved, edited)) => {
                 let has_file = !path.as_os_str().is_empty();
+                let overridden = edited.is_some();
                 self.set_document(Document {
-                    saved: profile.clone(),
-                    profile,
+                    profile: edited.unwrap_or_else(|| saved.clone()),
+                    saved,
                     path: has_file.then(|| path.clone()),
+                    overridden,
                 });
                 if has_file {
                     self.remember(path.clone());
-                    self.notify(format!("opened {}", path.display()));
+                    self.notify(if overridden {
+                        format!(
+                            "opened {} with the command line's overrides (unsaved; Save asks where)",
+                            path.display()
+                        )
+                    } else {
+                        format!("opened {}", path.display())
+                    });
                 }
             }
             Err(e) => {
@@ -427,6 +449,7 @@ impl StemzipApp {
         match result {
             Ok(()) => {
                 self.doc.path = Some(path.clone());
+                self.doc.overridden = false;
                 // What was saved; edits made meanwhile stay marked unsaved.
                 self.doc.saved = profile;
                 self.remember(path.clone());
@@ -641,6 +664,7 @@ impl StemzipApp {
                 saved: profile.clone(),
                 profile,
                 path: report.profile_path.clone(),
+                overridden: false,
             }),
             Err(e) => self.notify_error(format!("the report's profile cannot be used: {e}")),
         }
@@ -694,8 +718,8 @@ impl StemzipApp {
             }
             Command::OpenProfile(path) => self.open_profile(&path),
             Command::Save => match self.doc.path.clone() {
-                Some(path) => self.save_to(&path),
-                None => self.execute(Command::SaveAsDialog),
+                Some(path) if !self.doc.overridden => self.save_to(&path),
+                _ => self.execute(Command::SaveAsDialog),
             },
             Command::SaveAsDialog => {
                 let dialog =
@@ -847,7 +871,7 @@ impl StemzipApp {
                 }
                 Ok(Msg::ProfileLoaded { path, result }) => {
                     self.busy_files -= 1;
-                    self.profile_loaded(path, result.map(|p| *p));
+                    self.profile_loaded(path, result.map(|(s, e)| (*s, e.map(|e| *e))));
                 }
                 Ok(Msg::ProfileSaved {
                     path,
@@ -981,11 +1005,23 @@ fn file_dialog(title: &str, (kind, extensions): (&str, &[&str]), dir: PathBuf) -
         .set_directory(dir)
 }
 
-/// Reads a profile file (on a background thread).
-fn load_profile(path: PathBuf) -> Msg {
+/// Reads a profile file (on a background thread); with the command line's
+/// dict argument, also the profile with it applied.
+fn load_profile(path: PathBuf, overlay: Option<&Overlay>) -> Msg {
     let result = Profile::load(&path)
-        .map(Box::new)
-        .map_err(|e| e.to_string());
+        .map_err(|e| e.to_string())
+        .and_then(|saved| {
+            let edited = overlay
+                .map(|overlay| {
+                    let edits = Edits {
+                        overlay: Some(overlay.clone()),
+                        sets: Vec::new(),
+                    };
+                    Profile::load_edited(&path, &edits).map_err(|e| e.to_string())
+                })
+                .transpose()?;
+            Ok((Box::new(saved), edited.map(Box::new)))
+        });
     let path = std::fs::canonicalize(&path).unwrap_or(path);
     Msg::ProfileLoaded { path, result }
 }

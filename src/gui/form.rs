@@ -261,9 +261,23 @@ impl Form {
         egui::CollapsingHeader::new("Parallel processing")
             .default_open(true)
             .show(ui, |ui| {
+                // Values the profile held that could not be used: each shows
+                // its warning under its field until the field is set.
+                let notes: HashMap<&'static str, String> = profile
+                    .safe_defaults()
+                    .iter()
+                    .map(|d| (d.key, format!("{d} (the original's safe default)")))
+                    .collect();
+                let mut set_keys = Vec::new();
                 let pp = &mut profile.parallel_processing;
-                ui.checkbox(&mut pp.enabled, "Parallel processing")
-                    .on_hover_text("Off: one stem at a time");
+                if ui
+                    .checkbox(&mut pp.enabled, "Parallel processing")
+                    .on_hover_text("Off: one stem at a time")
+                    .changed()
+                {
+                    set_keys.push("parallel_processing.enabled");
+                }
+                note_ui(ui, "parallel_processing.enabled", &notes);
                 let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
                 ui.add_enabled_ui(pp.enabled, |ui| {
                     ui.horizontal(|ui| {
@@ -301,6 +315,7 @@ impl Form {
                         format!("max_workers {} is not valid; auto is used", pp.max_workers),
                     );
                 }
+                let timeout = pp.timeout_per_file;
                 self.number_ui(
                     ui,
                     "Timeout per stem (s)",
@@ -309,12 +324,32 @@ impl Form {
                     errors,
                     &mut local_errors,
                 );
-                ui.checkbox(&mut pp.save_error_reports, "Save error reports")
+                if pp.timeout_per_file != timeout {
+                    set_keys.push("parallel_processing.timeout_per_file");
+                }
+                note_ui(ui, "parallel_processing.timeout_per_file", &notes);
+                if ui
+                    .checkbox(&mut pp.save_error_reports, "Save error reports")
                     .on_hover_text(
                         "Write stemzip-report-<time>.yaml into the output folder when a stem fails",
-                    );
-                ui.checkbox(&mut pp.progress_reporting, "Progress reporting")
-                    .on_hover_text("Progress on the terminal for `stemzip run`");
+                    )
+                    .changed()
+                {
+                    set_keys.push("parallel_processing.save_error_reports");
+                }
+                note_ui(ui, "parallel_processing.save_error_reports", &notes);
+                if ui
+                    .checkbox(&mut pp.progress_reporting, "Progress reporting")
+                    .on_hover_text("Progress on the terminal for `stemzip run`")
+                    .changed()
+                {
+                    set_keys.push("parallel_processing.progress_reporting");
+                }
+                note_ui(ui, "parallel_processing.progress_reporting", &notes);
+                note_ui(ui, "parallel_processing", &notes);
+                for key in set_keys {
+                    profile.clear_safe_default(key);
+                }
             });
     }
 
@@ -441,6 +476,13 @@ fn optional_text_ui(
         }
     });
     error_ui(ui, key, errors);
+}
+
+/// The safe-default note of `key`, in the warning colour, under its field.
+fn note_ui(ui: &mut Ui, key: &str, notes: &HashMap<&'static str, String>) {
+    if let Some(note) = notes.get(key) {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("⚠ {note}"));
+    }
 }
 
 /// The error of `key`, in the error colour, under its field.

@@ -14,10 +14,20 @@ use crate::helpers::*;
 use crate::profiles::fixture;
 
 fn window<'a>(config: &Path, profile: Option<&Path>) -> Harness<'a, StemzipApp> {
+    window_with(config, profile, None)
+}
+
+/// The window as `stemzip gui PROFILE OVERRIDES` opens it.
+fn window_with<'a>(
+    config: &Path,
+    profile: Option<&Path>,
+    overrides: Option<&str>,
+) -> Harness<'a, StemzipApp> {
     let options = AppOptions {
         config_dir: Some(config.to_owned()),
         profile: profile.map(Path::to_owned),
         run_now: false,
+        overlay: overrides.map(|o| o.parse().unwrap()),
     };
     Harness::builder()
         .with_size([1280.0, 900.0])
@@ -292,4 +302,88 @@ fn a_table_of_100000_stems_draws_only_the_rows_in_view_and_filters_problems() {
         rows.iter().all(|r| r.ends_with("status: failed")),
         "{rows:?}"
     );
+}
+
+#[test]
+fn the_command_lines_dict_shows_as_unsaved_changes_and_save_leaves_the_shared_file_alone() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    let p = t.profile("");
+    let shared = fs::read_to_string(&p).unwrap();
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window_with(
+        config.path(),
+        Some(&p),
+        Some(
+            "{'meta': {'label': 'run 3'}, 'file_management': {'output_directory': 'scenario_zip'}}",
+        ),
+    );
+    settled(&mut h);
+    assert_eq!(
+        h.state()
+            .doc
+            .profile
+            .file_management
+            .output_directory
+            .as_deref(),
+        Some("scenario_zip")
+    );
+    assert!(h.state().doc.is_dirty());
+    assert!(h.state().title().ends_with(" *"), "{}", h.state().title());
+    // Save does not write the merged profile over the shared file.
+    h.state_mut().command(Command::Save);
+    settled(&mut h);
+    h.run_steps(3);
+    assert_eq!(fs::read_to_string(&p).unwrap(), shared);
+    // The run uses the merged values.
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the run", |app| {
+        !app.is_running() && !app.rows().is_empty()
+    });
+    assert_eq!(status_of(&h, "a"), "done");
+    assert_eq!(list(&t.path().join("scenario_zip")), ["a.zip"]);
+    // Save as writes the merged profile where the user chose, keys and all.
+    let copy = t.path().join("scenario.yml");
+    h.state_mut().command(Command::SaveAs(copy.clone()));
+    settled(&mut h);
+    let text = fs::read_to_string(&copy).unwrap();
+    assert!(
+        text.contains("output_directory: scenario_zip") && text.contains("label: run 3"),
+        "{text}"
+    );
+    assert!(!h.state().doc.is_dirty());
+}
+
+#[test]
+fn a_loaded_invalid_parallel_setting_shows_its_safe_default_beside_its_field() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    let p =
+        t.profile("parallel_processing:\n  enabled: \"invalid\"\n  save_error_reports: maybe\n");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&p));
+    settled(&mut h);
+    let note = |h: &Harness<'_, StemzipApp>, key: &str| {
+        h.query_all_by(|n| {
+            n.role() == egui::Role::Label
+                && n.value()
+                    .is_some_and(|v| v.starts_with(&format!("⚠ {key}:")))
+        })
+        .map(|n| n.accesskit_node().value().unwrap_or_default().to_owned())
+        .collect::<Vec<_>>()
+    };
+    let enabled = note(&h, "parallel_processing.enabled");
+    assert!(
+        enabled.len() == 1 && enabled[0].contains("using `true`"),
+        "{enabled:?}"
+    );
+    assert_eq!(note(&h, "parallel_processing.save_error_reports").len(), 1);
+    assert!(h.state().doc.profile.parallel_processing.enabled);
+    assert!(!h.get_by_label("▶ Run").accesskit_node().is_disabled());
+    // Setting the field replaces the note.
+    h.get_by_label("Save error reports").click();
+    h.run_steps(2);
+    assert!(note(&h, "parallel_processing.save_error_reports").is_empty());
+    assert_eq!(note(&h, "parallel_processing.enabled").len(), 1);
 }

@@ -2,10 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
+mod compat;
 mod engine;
 mod grouping;
 #[cfg(feature = "gui")]
 mod gui;
 mod helpers;
 mod profiles;
+mod pyyaml;
 mod reliability;

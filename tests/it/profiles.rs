@@ -214,18 +214,6 @@ fn bad_profiles_are_refused_naming_the_key_and_nothing_is_written() {
             "archive.level",
         ),
         (
-            "parallel_processing:\n  timeout_per_file: -5\n",
-            "parallel_processing.timeout_per_file",
-        ),
-        (
-            "parallel_processing:\n  timeout_per_file: soon\n",
-            "parallel_processing.timeout_per_file",
-        ),
-        (
-            "parallel_processing:\n  enabled: maybe\n",
-            "parallel_processing.enabled",
-        ),
-        (
             "default:\n  config:\n    overwrite:\n      output: [1]\n",
             "default.config.overwrite.output",
         ),
