@@ -503,3 +503,53 @@ impl Progress {
         }
     }
 }
+
+/// The whole program behind both executables: parse the arguments, pick the
+/// front end, return the exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Run(args)) => run(&args),
+        Some(Command::Gui(args)) => match gui_overlay(&args) {
+            Ok(overlay) => window(args.profile, args.run, overlay),
+            Err(status) => status,
+        },
+        Some(Command::Verify(args)) => verify(&args),
+        None => window(None, false, None),
+    }
+}
+
+#[cfg(feature = "gui")]
+fn window(
+    profile: Option<std::path::PathBuf>,
+    run_now: bool,
+    overlay: Option<crate::profile::Overlay>,
+) -> ExitCode {
+    let options = crate::gui::AppOptions {
+        config_dir: crate::gui::config_dir(),
+        profile,
+        run_now,
+        overlay,
+    };
+    match crate::gui::run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn window(
+    _profile: Option<std::path::PathBuf>,
+    _run_now: bool,
+    _overlay: Option<crate::profile::Overlay>,
+) -> ExitCode {
+    use clap::CommandFactory;
+    eprintln!(
+        "this stemzip was built without the window (feature `gui`); use `stemzip run PROFILE`"
+    );
+    let _ = Cli::command().print_help();
+    ExitCode::from(EXIT_BAD_INPUT)
+}

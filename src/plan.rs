@@ -179,6 +179,16 @@ pub enum Warning {
         /// The value as written.
         value: String,
     },
+    /// A zip name Windows cannot use (a reserved device name such as `CON`,
+    /// a character it forbids, a trailing dot or space). Elsewhere the zip
+    /// is written, but Windows users cannot open, rename or delete it; on
+    /// Windows the stem fails.
+    WindowsUnsafeName {
+        /// The zip's file name.
+        zip: String,
+        /// Why Windows cannot use it.
+        reason: String,
+    },
     /// `archive.level` was set for a method without levels.
     LevelIgnored {
         /// The method.
@@ -238,6 +248,15 @@ impl fmt::Display for Warning {
                  is true and analysis_settings.by is `stem`, so it would not have zipped this \
                  profile; stemzip zips it by stem"
             ),
+            Warning::WindowsUnsafeName { zip, reason } => write!(
+                f,
+                "{zip}: {reason}, so Windows cannot open, rename or delete it{}; rename the stem",
+                if cfg!(windows) {
+                    " (this stem fails)"
+                } else {
+                    " (it is written here)"
+                }
+            ),
             Warning::LevelIgnored { compression } => {
                 write!(f, "archive.level is ignored: {compression} has no levels")
             }
@@ -278,6 +297,38 @@ pub enum PlanError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// Why Windows cannot use `name` as a file name, if it cannot: a reserved
+/// device name (`CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`,
+/// with any extension and in any case), a character Windows forbids, or a
+/// trailing dot or space (which Windows drops).
+pub fn windows_name_problem(name: &str) -> Option<String> {
+    let base = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = base.to_ascii_uppercase();
+    let device = matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || (upper.len() == 4
+        && (upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper[3..]
+            .chars()
+            .all(|c| matches!(c, '1'..='9' | '¹' | '²' | '³')))
+        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+            && matches!(upper.get(3..), Some("¹" | "²" | "³")));
+    if device {
+        return Some(format!("`{base}` is a reserved device name on Windows"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') || c.is_control())
+    {
+        return Some(format!("{c:?} is not allowed in a Windows file name"));
+    }
+    if name.ends_with('.') || name.ends_with(' ') {
+        return Some("Windows drops a trailing dot or space from file names".to_owned());
+    }
+    None
 }
 
 /// Resolves a profile path against the profile's folder. Backslashes are
@@ -932,6 +983,16 @@ impl Plan {
                     .collect(),
             });
         }
+        warnings.extend(
+            stems
+                .iter()
+                .filter(|s| !s.members.is_empty())
+                .filter_map(|s| {
+                    let zip = format!("{}.zip", s.name);
+                    windows_name_problem(&zip)
+                        .map(|reason| Warning::WindowsUnsafeName { zip, reason })
+                }),
+        );
         warnings.extend(stems.iter().filter(|s| s.members.is_empty()).map(|s| {
             Warning::EmptyStem {
                 stem: s.name.clone(),

@@ -529,6 +529,7 @@ impl std::str::FromStr for Overlay {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = |message: String| ProfileError::Overlay { message };
+        check_overlay_shape(text).map_err(bad)?;
         let literal: py_literal::Value = text.trim().parse().map_err(|e| {
             bad(match e {
                 py_literal::ParseError::Syntax(detail) => {
@@ -559,6 +560,47 @@ impl std::str::FromStr for Overlay {
             value,
         })
     }
+}
+
+/// The longest dict argument read (a profile's worth of settings is far less).
+const OVERLAY_MAX_LEN: usize = 64 * 1024;
+/// The deepest nesting of brackets in a dict argument (a profile has 3
+/// levels of sections). The literal parser's time grows exponentially with
+/// the depth of an unclosed nest, so deeper text is refused before parsing.
+const OVERLAY_MAX_DEPTH: usize = 8;
+
+/// Refuses a dict argument too long or nested too deep to parse quickly.
+fn check_overlay_shape(text: &str) -> Result<(), String> {
+    if text.len() > OVERLAY_MAX_LEN {
+        return Err(format!(
+            "it is {} bytes long; at most {OVERLAY_MAX_LEN} are read",
+            text.len()
+        ));
+    }
+    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(_) if c == '\\' => escaped = true,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '{' | '[' | '(' => {
+                    depth += 1;
+                    if depth > OVERLAY_MAX_DEPTH {
+                        return Err(format!(
+                            "it nests more than {OVERLAY_MAX_DEPTH} levels deep (at character {})",
+                            i + 1
+                        ));
+                    }
+                }
+                '}' | ']' | ')' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    Ok(())
 }
 
 /// A Python literal as the YAML value PyYAML would have built from the same data.
@@ -982,6 +1024,22 @@ mod tests {
         let again = Profile::parse(&yaml, "t", &[]).unwrap();
         assert_eq!(again, p);
         assert!(yaml.contains("note: kept"), "{yaml}");
+    }
+
+    /// Found by the fuzzer: the literal parser's time doubles and more with
+    /// each level of an unclosed nest (16 levels took minutes).
+    #[test]
+    fn a_deeply_nested_dict_argument_is_refused_at_once() {
+        let started = std::time::Instant::now();
+        let deep = "{'a':[".repeat(40);
+        let err = deep.parse::<Overlay>().unwrap_err().to_string();
+        assert!(err.contains("levels deep"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let fine = "{'a': {'b': {'c': [1, (2, {'d': [3]})]}}}".parse::<Overlay>();
+        assert!(fine.is_ok(), "{fine:?}");
+        // Brackets inside strings do not count.
+        let quoted = format!("{{'a': '{}'}}", "{[(".repeat(20));
+        assert!(quoted.parse::<Overlay>().is_ok());
     }
 
     #[test]

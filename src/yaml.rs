@@ -195,8 +195,11 @@ fn core_tag(tag: &yaml_rust2::parser::Tag) -> Option<&str> {
     }
 }
 
-fn custom_tag(tag: &yaml_rust2::parser::Tag) -> Tag {
-    Tag::new(format!("{}{}", tag.handle, tag.suffix))
+/// A tag other than a core one, as serde_yaml keeps it; `None` for the
+/// non-specific tag `!`, which only says "not resolved": text for a scalar.
+fn custom_tag(tag: &yaml_rust2::parser::Tag) -> Option<Tag> {
+    let text = format!("{}{}", tag.handle, tag.suffix);
+    (!text.trim_start_matches('!').is_empty()).then(|| Tag::new(text))
 }
 
 /// A scalar event as a value, with PyYAML's typing.
@@ -210,14 +213,17 @@ fn scalar(text: String, style: TScalarStyle, tag: Option<&yaml_rust2::parser::Ta
             Some("null") => Value::Null,
             Some("bool" | "int" | "float") => resolve_plain(&text),
             Some(_) => Value::String(text),
-            None => Value::Tagged(Box::new(TaggedValue {
-                tag: custom_tag(tag),
-                value: if plain {
-                    resolve_plain(&text)
-                } else {
-                    Value::String(text)
-                },
-            })),
+            None => match custom_tag(tag) {
+                None => Value::String(text),
+                Some(tag) => Value::Tagged(Box::new(TaggedValue {
+                    tag,
+                    value: if plain {
+                        resolve_plain(&text)
+                    } else {
+                        Value::String(text)
+                    },
+                })),
+            },
         },
     }
 }
@@ -370,7 +376,7 @@ impl Composer {
 
 /// A collection's own tag, unless it is a core one (`!!map`, `!!seq`).
 fn collection_tag(tag: Option<&yaml_rust2::parser::Tag>) -> Option<Tag> {
-    tag.filter(|t| core_tag(t).is_none()).map(custom_tag)
+    tag.filter(|t| core_tag(t).is_none()).and_then(custom_tag)
 }
 
 /// Parses one YAML document the way PyYAML's safe loader types it. An empty
@@ -462,9 +468,14 @@ fn plain_is_safe(s: &str) -> bool {
             .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
 }
 
-/// A string in the plainest form both readers take for that same text.
-fn string_text(s: &str) -> String {
-    if plain_is_safe(s) {
+/// A string in the plainest form both readers take for that same text;
+/// inside a one-line list (`flow`) only simple words stay unquoted.
+fn string_text(s: &str, flow: bool) -> String {
+    let simple = |s: &str| {
+        s.chars()
+            .all(|c| c.is_alphanumeric() || "_./\\-+@$%&()".contains(c))
+    };
+    if plain_is_safe(s) && (!flow || simple(s)) {
         s.to_owned()
     } else if s
         .chars()
@@ -505,8 +516,13 @@ fn float_text(f: f64) -> String {
     }
 }
 
-/// A scalar, or an empty or one-line collection, as inline text.
+/// A scalar, or an empty or one-line collection, as inline text (`flow`:
+/// inside a one-line list).
 fn inline(value: &Value) -> Result<String, WriteError> {
+    inline_in(value, false)
+}
+
+fn inline_in(value: &Value, flow: bool) -> Result<String, WriteError> {
     Ok(match value {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
@@ -514,9 +530,10 @@ fn inline(value: &Value) -> Result<String, WriteError> {
             Some(f) if n.is_f64() => float_text(f),
             _ => n.to_string(),
         },
-        Value::String(s) => string_text(s),
+        Value::String(s) => string_text(s, flow),
         Value::Sequence(items) => {
-            let items: Result<Vec<String>, WriteError> = items.iter().map(inline).collect();
+            let items: Result<Vec<String>, WriteError> =
+                items.iter().map(|item| inline_in(item, true)).collect();
             format!("[{}]", items?.join(", "))
         }
         Value::Mapping(map) if map.is_empty() => "{}".to_owned(),
@@ -525,7 +542,11 @@ fn inline(value: &Value) -> Result<String, WriteError> {
                 "a mapping inside a one-line list cannot be written".to_owned(),
             ));
         }
-        Value::Tagged(tagged) => format!("{} {}", tag_text(&tagged.tag)?, inline(&tagged.value)?),
+        Value::Tagged(tagged) => format!(
+            "{} {}",
+            tag_text(&tagged.tag)?,
+            inline_in(&tagged.value, flow)?
+        ),
     })
 }
 
@@ -600,7 +621,16 @@ fn write_mapping(out: &mut String, map: &Mapping, depth: usize) -> Result<(), Wr
             other => inline(other)?,
         };
         indent(out, depth);
-        out.push_str(&key_text);
+        // YAML limits a simple key to 1024 characters; a longer one is
+        // written as an explicit `? key` entry.
+        if key_text.chars().count() > 1000 {
+            out.push_str("? ");
+            out.push_str(&key_text);
+            out.push('\n');
+            indent(out, depth);
+        } else {
+            out.push_str(&key_text);
+        }
         out.push(':');
         write_nested(out, value, depth)?;
     }
@@ -614,4 +644,53 @@ fn write_sequence(out: &mut String, items: &[Value], depth: usize) -> Result<(),
         write_nested(out, item, depth)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzzer: a key over YAML's 1,024-character limit for
+    /// simple keys was written as one, and the saved file did not load.
+    #[test]
+    fn a_key_longer_than_a_simple_key_may_be_is_written_so_that_it_loads() {
+        for key in ["k".repeat(1500), "\u{16}".repeat(400)] {
+            let mut map = Mapping::new();
+            map.insert(Value::String(key.clone()), Value::from("v"));
+            let value = Value::Mapping(map);
+            let text = to_string(&value).unwrap();
+            assert_eq!(parse(&text).unwrap(), value, "{text}");
+        }
+    }
+
+    /// Found by the fuzzer: `f -` was written plain inside a one-line list,
+    /// where a reader takes `-,` for a broken entry.
+    #[test]
+    fn list_items_that_are_not_simple_words_are_quoted_in_one_line_lists() {
+        let value = parse("a:\n - f -\n -\n - csv\n - x, y\n").unwrap();
+        let text = to_string(&value).unwrap();
+        assert_eq!(parse(&text).unwrap(), value, "{text}");
+        assert!(text.contains("[csv") || text.contains(", csv"), "{text}");
+    }
+
+    /// Found by the fuzzer: the non-specific tag `!` made an empty serde_yaml
+    /// tag, which panics.
+    #[test]
+    fn the_non_specific_tag_reads_as_text() {
+        assert_eq!(parse("a: ! 12").unwrap()["a"], Value::from("12"));
+        assert!(parse("a: ! [1]").unwrap()["a"].is_sequence());
+        assert!(parse("! {a: 1}").unwrap().is_mapping());
+    }
+
+    #[test]
+    fn plain_scalars_are_typed_as_pyyaml_types_them() {
+        assert_eq!(resolve_plain("yes"), Value::Bool(true));
+        assert_eq!(resolve_plain("Off"), Value::Bool(false));
+        assert_eq!(resolve_plain("3_600"), Value::from(3600));
+        assert_eq!(resolve_plain("010"), Value::from(8));
+        assert_eq!(resolve_plain("1:30"), Value::from(90));
+        assert_eq!(resolve_plain("0o17"), Value::from("0o17"));
+        assert_eq!(resolve_plain("1e3"), Value::from("1e3"));
+        assert_eq!(resolve_plain("~"), Value::Null);
+    }
 }

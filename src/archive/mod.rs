@@ -17,10 +17,10 @@ pub mod deflate;
 pub mod temp;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rawzip::time::UtcDateTime;
 use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
@@ -83,6 +83,26 @@ pub enum StemError {
         zip: PathBuf,
         /// What was wrong.
         message: String,
+    },
+    /// The zip's name cannot be used on Windows (checked on Windows only;
+    /// elsewhere the plan warns).
+    #[error("cannot write {}: {reason}; rename the stem", zip.display())]
+    WindowsName {
+        /// The zip.
+        zip: PathBuf,
+        /// Why the name cannot be used.
+        reason: String,
+    },
+    /// Another program holds the zip open without delete sharing, so it
+    /// cannot be replaced; the older zip stays as it was.
+    #[error(
+        "cannot replace {}: another program has it open (Explorer's preview pane, 7-Zip, a virus scanner?); \
+         the old zip is intact; close it and run the stem again",
+        zip.display()
+    )]
+    InUse {
+        /// The zip.
+        zip: PathBuf,
     },
     /// The zip exists and `default.config.overwrite.output` is false.
     #[error("{} exists and overwrite is off", zip.display())]
@@ -329,6 +349,15 @@ pub fn write_stem(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Prepared, StemError> {
     let final_path = stem.zip_path(output_dir);
+    if cfg!(windows)
+        && let Some(reason) = crate::plan::windows_name_problem(&format!("{}.zip", stem.name))
+    {
+        // Never create such a file, whatever form the path takes.
+        return Err(StemError::WindowsName {
+            zip: final_path,
+            reason,
+        });
+    }
     if !settings.overwrite && final_path.exists() {
         return Err(StemError::Exists { zip: final_path });
     }
@@ -422,9 +451,10 @@ pub fn write_stem(
                 .map_err(write_err(&temp_path))?
                 .len();
             if settings.verify {
-                let file = temp.reopen().map_err(write_err(&temp_path))?;
+                // Read back through the handle that holds the lock: Windows
+                // refuses reads through a second handle of a locked file.
                 let mut buffer = vec![0u8; BUFFER_SIZE];
-                verify(file, stem, control, &mut buffer).map_err(|e| match e {
+                verify(temp.as_file(), stem, control, &mut buffer).map_err(|e| match e {
                     VerifyError::Stop(e) => e,
                     VerifyError::Bad(message) => StemError::Verify {
                         zip: final_path.clone(),
@@ -487,18 +517,33 @@ impl Prepared {
                 path: temp.path().to_owned(),
                 source,
             })?;
-        let persisted = if overwrite {
-            temp.persist(&zip)
-        } else {
-            temp.persist_noclobber(&zip)
-        };
-        if let Err(e) = persisted {
-            if e.error.kind() == io::ErrorKind::AlreadyExists {
+        // Another program may hold the old zip open for a moment (a virus
+        // scanner, Explorer's preview): try again for a while before failing.
+        let mut pending = Some(temp);
+        let persisted = with_patience(RENAME_PATIENCE, in_use, || {
+            let Some(temp) = pending.take() else {
+                return Err(io::Error::other("the temporary file is gone"));
+            };
+            let result = if overwrite {
+                temp.persist(&zip)
+            } else {
+                temp.persist_noclobber(&zip)
+            };
+            result.map(drop).map_err(|e| {
+                pending = Some(e.file);
+                e.error
+            })
+        });
+        if let Err(error) = persisted {
+            if error.kind() == io::ErrorKind::AlreadyExists {
                 return Err(StemError::Exists { zip });
+            }
+            if in_use(&error) {
+                return Err(StemError::InUse { zip });
             }
             return Err(StemError::Write {
                 path: zip,
-                source: e.error,
+                source: error,
             });
         }
         Ok(Written {
@@ -506,6 +551,36 @@ impl Prepared {
             bytes_in,
             bytes_out,
         })
+    }
+}
+
+/// How long a rename keeps trying while another program has the zip open.
+const RENAME_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Whether an error means another program has the file open without
+/// sharing it (Windows: access denied, sharing or lock violation).
+fn in_use(error: &io::Error) -> bool {
+    cfg!(windows) && matches!(error.raw_os_error(), Some(5 | 32 | 33))
+}
+
+/// Runs `attempt` until it succeeds, fails with an error `busy` does not
+/// accept, or `patience` runs out, waiting 10 ms, 20 ms, … (at most 500 ms)
+/// between tries. Returns the last result.
+fn with_patience<T>(
+    patience: Duration,
+    busy: impl Fn(&io::Error) -> bool,
+    mut attempt: impl FnMut() -> io::Result<T>,
+) -> io::Result<T> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match attempt() {
+            Err(e) if busy(&e) && std::time::Instant::now() + pause <= deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            result => return result,
+        }
     }
 }
 
@@ -734,7 +809,7 @@ pub struct ZipCheck {
 /// Reads every entry of the zip in `file` to its end, which checks its
 /// CRC-32 and size; stops early when `control` says so.
 fn check_entries(
-    file: File,
+    file: impl Read + Seek,
     control: Option<&Control>,
     buffer: &mut [u8],
 ) -> Result<ZipCheck, VerifyError> {
@@ -774,7 +849,7 @@ fn check_entries(
 /// Reads the written zip back: the entries must be exactly the members, in
 /// order, and every entry's data must match its CRC-32.
 fn verify(
-    file: File,
+    file: &File,
     stem: &Stem,
     control: &Control,
     buffer: &mut [u8],
@@ -795,7 +870,7 @@ fn verify(
 pub fn verify_zip(path: &Path) -> Result<ZipCheck, String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let mut buffer = vec![0u8; BUFFER_SIZE];
-    check_entries(file, None, &mut buffer).map_err(|e| match e {
+    check_entries(&file, None, &mut buffer).map_err(|e| match e {
         VerifyError::Bad(message) => message,
         VerifyError::Stop(e) => e.to_string(),
     })
@@ -848,5 +923,87 @@ impl Folder {
         if let Some(file) = &self.file {
             let _ = file.sync_all();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rename_blocked_by_another_program_is_retried_then_given_up() {
+        let busy = |e: &io::Error| e.kind() == io::ErrorKind::ResourceBusy;
+        // Busy three times, then free: the fourth try succeeds.
+        let mut tries = 0;
+        let result = with_patience(Duration::from_secs(5), busy, || {
+            tries += 1;
+            if tries < 4 {
+                Err(io::Error::from(io::ErrorKind::ResourceBusy))
+            } else {
+                Ok(tries)
+            }
+        });
+        assert_eq!(result.unwrap(), 4);
+        // Busy for good: it gives up within its patience, with that error.
+        let started = std::time::Instant::now();
+        let mut tries = 0;
+        let result: io::Result<()> = with_patience(Duration::from_millis(300), busy, || {
+            tries += 1;
+            Err(io::Error::from(io::ErrorKind::ResourceBusy))
+        });
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::ResourceBusy);
+        assert!(
+            tries > 2 && started.elapsed() < Duration::from_secs(1),
+            "{tries}"
+        );
+        // Another error is not retried.
+        let mut tries = 0;
+        let result: io::Result<()> = with_patience(Duration::from_secs(5), busy, || {
+            tries += 1;
+            Err(io::Error::from(io::ErrorKind::PermissionDenied))
+        });
+        assert!(result.is_err());
+        assert_eq!(tries, 1);
+    }
+
+    /// Windows refuses reads through a second handle of a file the run has
+    /// locked, so the read-back must use the locked handle itself. Here the
+    /// file's name is removed first: a reopen by path fails, the held
+    /// handle still reads.
+    #[test]
+    fn verify_reads_back_through_the_handle_that_holds_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = temp::create(dir.path()).unwrap();
+        {
+            let mut writer = zip::ZipWriter::new(temp.as_file());
+            writer
+                .start_file("a_1.csv", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(b"1,2,3\n").unwrap();
+            writer.finish().unwrap();
+        }
+        let stem = crate::plan::Stem {
+            name: "a".to_owned(),
+            sources: Vec::new(),
+            members: vec![crate::plan::Member {
+                name: "a_1.csv".to_owned(),
+                path: dir.path().join("a_1.csv"),
+                size: 6,
+                modified: std::time::SystemTime::UNIX_EPOCH,
+                utf8_name: true,
+            }],
+            same_zip_as: None,
+        };
+        #[cfg(unix)]
+        {
+            std::fs::remove_file(temp.path()).unwrap();
+            assert!(temp.reopen().is_err(), "a reopen by path still works");
+        }
+        let control = Control {
+            cancel: CancelToken::new(),
+            deadline: None,
+        };
+        let mut buffer = vec![0; 4096];
+        assert!(verify(temp.as_file(), &stem, &control, &mut buffer).is_ok());
     }
 }

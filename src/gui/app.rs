@@ -435,7 +435,7 @@ impl StemzipApp {
         let profile = Box::new(self.doc.profile.clone());
         self.in_background(move || {
             let result = profile.save(&path).map_err(|e| e.to_string());
-            let path = std::fs::canonicalize(&path).unwrap_or(path);
+            let path = dunce::canonicalize(&path).unwrap_or(path);
             Msg::ProfileSaved {
                 path,
                 profile,
@@ -1022,7 +1022,7 @@ fn load_profile(path: PathBuf, overlay: Option<&Overlay>) -> Msg {
                 .transpose()?;
             Ok((Box::new(saved), edited.map(Box::new)))
         });
-    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    let path = dunce::canonicalize(&path).unwrap_or(path);
     Msg::ProfileLoaded { path, result }
 }
 

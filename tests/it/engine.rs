@@ -374,7 +374,8 @@ fn a_failing_stem_does_not_stop_the_others_and_leaves_no_partial_file() {
     match outcome(&events, "bravo") {
         Event::Failed { error, .. } => {
             assert!(error.contains("bravo_2.csv"), "{error}");
-            assert!(error.contains("No such file"), "{error}");
+            // The system's own words for a missing file (they differ between systems).
+            assert!(error.contains("(os error 2)"), "{error}");
         }
         other => panic!("bravo did not fail: {other:?}"),
     }
@@ -438,6 +439,9 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
 
 #[test]
 fn more_than_65535_members_make_a_zip64_archive() {
+    if skip_on_windows("creating 65,600 files under Wine takes many minutes; Linux runs it") {
+        return;
+    }
     let t = Tree::new();
     t.stems(&["many"]);
     let n = 65_600;

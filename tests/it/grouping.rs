@@ -222,21 +222,27 @@ fn data_files_no_stem_takes_are_counted() {
 fn entries_are_base_names_in_code_point_order_with_their_bytes() {
     let t = Tree::new();
     t.stems(&["s"]);
+    // Where the folder ignores case (Windows), s_B.csv and s_b.csv are one file.
+    let case_blind = stemzip::archive::temp::ignores_case(&t.path().join("csv")).unwrap();
+    let mut expected = vec![
+        "s_10.csv", "s_9.csv", "s_B.csv", "s_a.csv", "s_b.csv", "s_é.csv",
+    ];
+    if case_blind {
+        eprintln!("the data folder ignores case: s_B.csv is left out");
+        expected.retain(|n| *n != "s_B.csv");
+    }
     for name in [
         "s_b.csv", "s_B.csv", "s_a.csv", "s_é.csv", "s_10.csv", "s_9.csv",
     ] {
-        t.file(&format!("csv/{name}"), format!("{name} contents"));
+        if expected.contains(&name) {
+            t.file(&format!("csv/{name}"), format!("{name} contents"));
+        }
     }
     let (_, summary) = execute(plan(&t.profile("")));
     assert_eq!(summary.done, 1);
     let entries = read_zip(&t.out().join("s.zip"));
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "s_10.csv", "s_9.csv", "s_B.csv", "s_a.csv", "s_b.csv", "s_é.csv"
-        ]
-    );
+    assert_eq!(names, expected);
     for (name, data) in &entries {
         assert_eq!(data, format!("{name} contents").as_bytes());
     }

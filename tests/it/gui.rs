@@ -387,3 +387,35 @@ fn a_loaded_invalid_parallel_setting_shows_its_safe_default_beside_its_field() {
     assert!(note(&h, "parallel_processing.save_error_reports").is_empty());
     assert_eq!(note(&h, "parallel_processing.enabled").len(), 1);
 }
+
+/// On Windows, `canonicalize` gives `\\?\D:\...`, which users do not
+/// recognise and other programs may refuse: the window shows ordinary paths.
+#[test]
+fn the_window_shows_ordinary_paths_not_verbatim_ones() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    let p = t.profile("");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&p));
+    settled(&mut h);
+    let path = h.state().doc.path.clone().unwrap();
+    assert!(
+        !path.to_string_lossy().starts_with(r"\\?\"),
+        "{}",
+        path.display()
+    );
+    assert!(path.is_file());
+    let status = h.state().notice.clone().unwrap().text;
+    assert!(!status.contains(r"\\?\"), "{status}");
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the run", |app| {
+        !app.is_running() && !app.rows().is_empty()
+    });
+    assert_eq!(status_of(&h, "a"), "done");
+    let shown: Vec<String> = h
+        .query_all_by(|n| n.value().is_some_and(|v| v.contains("a.zip")))
+        .map(|n| n.accesskit_node().value().unwrap_or_default().to_owned())
+        .collect();
+    assert!(shown.iter().all(|v| !v.contains(r"\\?\")), "{shown:?}");
+}

@@ -11,3 +11,4 @@ mod helpers;
 mod profiles;
 mod pyyaml;
 mod reliability;
+mod windows;
