@@ -1,4 +1,5 @@
 //! The command line: exit statuses, JSON Lines, dry runs, Ctrl-C.
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))] // used by the Unix-only tests
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -291,17 +291,20 @@ fn overwrite_on_replaces_an_existing_zip() {
 }
 
 #[test]
-fn zips_whose_names_differ_only_in_case_are_warned_about_and_both_kept_up_to_date_where_case_counts()
- {
+fn zips_whose_names_differ_only_in_case_are_warned_about_and_never_replace_each_other() {
     let t = Tree::new();
-    t.stems(&["caseA", "casea", "CASEA"])
-        .data(&["caseA_1.csv", "casea_1.csv"]);
+    // Stem sources and data files whose names differ in more than case, so
+    // that they are distinct files in a folder that ignores case too.
+    t.file("yml/caseA.yml", "");
+    t.file("yml/casea.yaml", "");
+    t.file("yml/CASEA.txt", "");
+    t.data(&["caseA_1.csv", "casea_2.csv"]);
     fs::create_dir_all(t.out()).unwrap();
-    if stemzip::archive::temp::ignores_case(&t.out()).unwrap() {
-        eprintln!("skipped: the temporary folder ignores letter case");
-        return;
-    }
-    let plan = plan(&t.profile(""));
+    let p = t.file(
+        "profile.yml",
+        "analysis:\n  input_directory: csv\n  filename:\n    extension: [csv]\nfile_management:\n  input_directory: yml\n  output_directory: zip\n  filename:\n    extension: [yml, yaml, txt]\n",
+    );
+    let plan = plan(&p);
     // CASEA has no data files: it writes no zip, so it clashes with nothing.
     let clashes: Vec<_> = plan
         .warnings
@@ -314,18 +317,36 @@ fn zips_whose_names_differ_only_in_case_are_warned_about_and_both_kept_up_to_dat
             zips: vec!["caseA.zip".into(), "casea.zip".into()]
         }]
     );
+    if stemzip::archive::temp::ignores_case(&t.out()).unwrap() {
+        // One file for both names (Windows, macOS): the first stem in name
+        // order is written, the other fails naming the zip it would replace.
+        eprintln!("the output folder ignores letter case: the failure branch runs");
+        for round in 0..2 {
+            let (events, summary) = execute(crate::helpers::plan(&p));
+            assert!(matches!(outcome(&events, "caseA"), Event::Finished { .. }));
+            match outcome(&events, "casea") {
+                Event::Failed { error, .. } => {
+                    assert!(error.contains("same file as caseA.zip"), "{error}")
+                }
+                other => panic!("casea did not fail: {other:?}"),
+            }
+            assert_eq!((summary.done, summary.failed), (1, 1), "round {round}");
+            assert_eq!(zip_names(&t.out().join("caseA.zip")), ["caseA_1.csv"]);
+        }
+        return;
+    }
     // Here the two names are two files: every run writes (and with
     // overwrite on, replaces) both.
     for round in 0..2 {
-        t.file("csv/casea_1.csv", format!("round {round}"));
-        let (events, summary) = execute(crate::helpers::plan(&t.profile("")));
+        t.file("csv/casea_2.csv", format!("round {round}"));
+        let (events, summary) = execute(crate::helpers::plan(&p));
         assert!(matches!(outcome(&events, "caseA"), Event::Finished { .. }));
         assert!(matches!(outcome(&events, "casea"), Event::Finished { .. }));
         assert_eq!(summary.done, 2, "round {round}");
         assert_eq!(
             read_zip(&t.out().join("casea.zip")),
             [(
-                "casea_1.csv".to_owned(),
+                "casea_2.csv".to_owned(),
                 format!("round {round}").into_bytes()
             )]
         );
