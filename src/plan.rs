@@ -26,7 +26,9 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::archive::temp;
-use crate::profile::{Compression, Profile, StemMatch, Workers, value_text};
+use crate::profile::{
+    Compression, Profile, SafeDefault, StemMatch, Workers, python_truth, value_text,
+};
 use serde_yaml::Value;
 
 /// The folder used for `file_management.output_directory` when none is set.
@@ -152,16 +154,7 @@ pub enum Warning {
     },
     /// A `parallel_processing` value that could not be used as written; its
     /// safe default is used instead (the original's rule).
-    SafeDefault {
-        /// The dotted key.
-        key: String,
-        /// The value as written.
-        value: String,
-        /// The value in effect.
-        using: String,
-        /// Why the written value was not used.
-        reason: String,
-    },
+    SafeDefault(SafeDefault),
     /// A relative folder not found next to the profile but in the current
     /// folder, where the original also looks.
     FromCurrentFolder {
@@ -231,12 +224,7 @@ impl fmt::Display for Warning {
                 f,
                 "parallel_processing.max_workers: {value} is not `auto` or a positive number; using auto ({using})"
             ),
-            Warning::SafeDefault {
-                key,
-                value,
-                using,
-                reason,
-            } => write!(f, "{key}: {value} {reason}; using {using}"),
+            Warning::SafeDefault(default) => write!(f, "{default}"),
             Warning::FromCurrentFolder { key, path } => write!(
                 f,
                 "{key}: not found next to the profile; using {} in the current folder",
@@ -300,29 +288,26 @@ pub enum PlanError {
 }
 
 /// Why Windows cannot use `name` as a file name, if it cannot: a reserved
-/// device name (`CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`,
+/// device name (`CON`, `PRN`, `AUX`, `NUL`, `COM0`–`COM9`, `LPT0`–`LPT9`,
 /// with any extension and in any case), a character Windows forbids, or a
 /// trailing dot or space (which Windows drops).
 pub fn windows_name_problem(name: &str) -> Option<String> {
     let base = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
-    let upper = base.to_ascii_uppercase();
+    let upper = base.to_uppercase();
+    let numbered = (upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper
+            .get(3..)
+            .is_some_and(|n| n.len() <= 2 && n.chars().count() == 1 && "0123456789¹²³".contains(n));
     let device = matches!(
         upper.as_str(),
         "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-    ) || (upper.len() == 4
-        && (upper.starts_with("COM") || upper.starts_with("LPT"))
-        && upper[3..]
-            .chars()
-            .all(|c| matches!(c, '1'..='9' | '¹' | '²' | '³')))
-        || ((upper.starts_with("COM") || upper.starts_with("LPT"))
-            && matches!(upper.get(3..), Some("¹" | "²" | "³")));
-    if device {
+    );
+    if numbered || device {
         return Some(format!("`{base}` is a reserved device name on Windows"));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') || c.is_control())
-    {
+    if let Some(c) = name.chars().find(|c| {
+        matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*' | '\\' | '/') || c.is_control()
+    }) {
         return Some(format!("{c:?} is not allowed in a Windows file name"));
     }
     if name.ends_with('.') || name.ends_with(' ') {
@@ -395,20 +380,23 @@ fn locate(base_dir: &Path, raw: &str) -> Located {
         from_current_folder: false,
         also_tried: None,
     };
-    if path.is_absolute() && Path::new(raw).is_absolute() || path.exists() {
+    if path.exists() || resolve_path(Path::new(""), raw).is_absolute() {
         return near_profile;
     }
+    // The same folder reached two ways (`./csv`, `/cwd/csv`) is one place.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
     match std::env::current_dir().map(|cwd| resolve_path(&cwd, raw)) {
-        Ok(candidate) if candidate != path && candidate.exists() => Located {
+        Ok(candidate) if absolute(&candidate) == absolute(&path) => near_profile,
+        Ok(candidate) if candidate.exists() => Located {
             path: candidate,
             from_current_folder: true,
             also_tried: None,
         },
-        Ok(candidate) if candidate != path => Located {
+        Ok(candidate) => Located {
             also_tried: Some(candidate),
             ..near_profile
         },
-        _ => near_profile,
+        Err(_) => near_profile,
     }
 }
 
@@ -469,7 +457,7 @@ fn routing_warnings(profile: &Profile) -> Vec<Warning> {
     };
     let mut warnings = Vec::new();
     if let Some(flag) = section.get("flag")
-        && *flag != Value::Bool(true)
+        && !python_truth(flag)
     {
         warnings.push(Warning::NotRoutedByStem {
             key: "analysis_settings.flag".to_owned(),
@@ -652,13 +640,21 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
         profile
             .safe_defaults()
             .iter()
-            .map(|d| Warning::SafeDefault {
-                key: d.key.to_owned(),
-                value: d.written.clone(),
-                using: d.using.clone(),
-                reason: d.reason.to_owned(),
-            }),
+            .cloned()
+            .map(Warning::SafeDefault),
     );
+    // A value set after reading (the window's field, a library caller) that
+    // is no time limit gets the same safe default, said the same way.
+    if let Some(secs) = pp.timeout_per_file
+        && timeout.is_none()
+    {
+        warnings.push(Warning::SafeDefault(SafeDefault {
+            key: "parallel_processing.timeout_per_file",
+            written: format!("`{secs}`"),
+            using: "no timeout".to_owned(),
+            reason: "is not a number of seconds above 0",
+        }));
+    }
     warnings.extend(routing_warnings(profile));
 
     let archive = &profile.archive;
@@ -1021,13 +1017,7 @@ impl Plan {
         path: &Path,
         overrides: &[crate::profile::Override],
     ) -> Result<Plan, crate::Error> {
-        Self::from_file_edited(
-            path,
-            &crate::profile::Edits {
-                overlay: None,
-                sets: overrides.to_vec(),
-            },
-        )
+        Self::from_file_edited(path, &crate::profile::Edits::sets(overrides))
     }
 
     /// Loads a profile file with the original's dict argument and `--set`

@@ -43,7 +43,7 @@ pub struct Profile {
 /// A `parallel_processing` setting whose value could not be used as
 /// written: the original's rule is that invalid settings take safe
 /// defaults, so the run goes on with `using` and the plan warns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SafeDefault {
     /// The dotted key, e.g. `parallel_processing.enabled`.
     pub key: &'static str,
@@ -577,15 +577,31 @@ fn check_overlay_shape(text: &str) -> Result<(), String> {
             text.len()
         ));
     }
-    let (mut depth, mut quote, mut escaped) = (0usize, None, false);
-    for (i, c) in text.char_indices() {
+    // Brackets count outside strings only: a string is quoted with ' or ",
+    // single or tripled (a prefix such as r or b changes nothing here), and a
+    // backslash takes the next character along in any of them.
+    let chars: Vec<char> = text.chars().collect();
+    let (mut depth, mut i) = (0usize, 0);
+    let mut quote: Option<(char, bool)> = None; // (quote, tripled)
+    while i < chars.len() {
+        let c = chars[i];
+        let tripled = |q: char| chars.get(i + 1) == Some(&q) && chars.get(i + 2) == Some(&q);
         match quote {
-            Some(_) if escaped => escaped = false,
-            Some(_) if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
+            Some(_) if c == '\\' => i += 1,
+            Some((q, true)) if c == q && tripled(q) => {
+                quote = None;
+                i += 2;
+            }
+            Some((q, false)) if c == q => quote = None,
             Some(_) => {}
             None => match c {
-                '\'' | '"' => quote = Some(c),
+                '\'' | '"' => {
+                    let triple = tripled(c);
+                    quote = Some((c, triple));
+                    if triple {
+                        i += 2;
+                    }
+                }
                 '{' | '[' | '(' => {
                     depth += 1;
                     if depth > OVERLAY_MAX_DEPTH {
@@ -599,6 +615,7 @@ fn check_overlay_shape(text: &str) -> Result<(), String> {
                 _ => {}
             },
         }
+        i += 1;
     }
     Ok(())
 }
@@ -647,6 +664,16 @@ pub struct Edits {
     pub sets: Vec<Override>,
 }
 
+impl Edits {
+    /// Only `--set` overrides.
+    pub fn sets(overrides: &[Override]) -> Self {
+        Edits {
+            overlay: None,
+            sets: overrides.to_vec(),
+        }
+    }
+}
+
 impl Profile {
     /// Reads a profile file.
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
@@ -655,13 +682,7 @@ impl Profile {
 
     /// Reads a profile file and applies `--set` overrides before checking types.
     pub fn load_with(path: &Path, overrides: &[Override]) -> Result<Self, ProfileError> {
-        Self::load_edited(
-            path,
-            &Edits {
-                overlay: None,
-                sets: overrides.to_vec(),
-            },
-        )
+        Self::load_edited(path, &Edits::sets(overrides))
     }
 
     /// Reads a profile file and applies `edits` before checking types.
@@ -675,14 +696,7 @@ impl Profile {
 
     /// Parses profile text; `origin` names it in error messages.
     pub fn parse(text: &str, origin: &str, overrides: &[Override]) -> Result<Self, ProfileError> {
-        Self::parse_edited(
-            text,
-            origin,
-            &Edits {
-                overlay: None,
-                sets: overrides.to_vec(),
-            },
-        )
+        Self::parse_edited(text, origin, &Edits::sets(overrides))
     }
 
     /// Parses profile text (scalars typed as PyYAML types them) and applies `edits`.
@@ -808,7 +822,7 @@ impl Profile {
 
 /// Python's truth rule (`bool(value)`): nothing, zero, empty text and empty
 /// collections are false, anything else is true.
-fn python_truth(value: &Value) -> bool {
+pub(crate) fn python_truth(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -1037,9 +1051,16 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         let fine = "{'a': {'b': {'c': [1, (2, {'d': [3]})]}}}".parse::<Overlay>();
         assert!(fine.is_ok(), "{fine:?}");
-        // Brackets inside strings do not count.
+        // Brackets inside strings do not count…
         let quoted = format!("{{'a': '{}'}}", "{[(".repeat(20));
         assert!(quoted.parse::<Overlay>().is_ok());
+        // …and a triple-quoted string with a quote inside does not hide the
+        // brackets after it (found in review).
+        let hidden = format!("{{'k': '''x'y''', 'a':{}", "[{'a':".repeat(20));
+        let started = std::time::Instant::now();
+        let err = hidden.parse::<Overlay>().unwrap_err().to_string();
+        assert!(err.contains("levels deep"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

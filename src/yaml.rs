@@ -95,10 +95,15 @@ pub fn resolve_plain(text: &str) -> Value {
     {
         return Value::Number(Number::from(f));
     }
-    if r.int.is_match(text)
-        && let Some(n) = python_int(text)
-    {
-        return int_value(n);
+    if r.int.is_match(text) {
+        if let Some(n) = python_int(text) {
+            return int_value(n);
+        }
+        // Past 128 bits (Python's integers have no limit): the nearest float
+        // of a decimal keeps the magnitude, which is all a setting can use.
+        if let Ok(f) = text.replace('_', "").parse::<f64>() {
+            return Value::Number(Number::from(f));
+        }
     }
     Value::String(text.to_owned())
 }
@@ -211,7 +216,14 @@ fn scalar(text: String, style: TScalarStyle, tag: Option<&yaml_rust2::parser::Ta
         Some(tag) => match core_tag(tag) {
             Some("str") => Value::String(text),
             Some("null") => Value::Null,
-            Some("bool" | "int" | "float") => resolve_plain(&text),
+            Some("float") => match resolve_plain(&text) {
+                // `!!float 1` is 1.0 to PyYAML.
+                Value::Number(n) if !n.is_f64() => {
+                    Value::Number(Number::from(n.as_f64().unwrap_or(f64::NAN)))
+                }
+                other => other,
+            },
+            Some("bool" | "int") => resolve_plain(&text),
             Some(_) => Value::String(text),
             None => match custom_tag(tag) {
                 None => Value::String(text),
@@ -468,6 +480,43 @@ fn plain_is_safe(s: &str) -> bool {
             .any(|c| c.is_control() || c == '\u{feff}' || c == '\u{2028}' || c == '\u{2029}')
 }
 
+/// Whether `c` must be written as an escape: YAML's non-printable
+/// characters (C0 and C1 controls, DEL, U+FFFE, U+FFFF), line breaks
+/// (`\n`, `\r`, NEL, U+2028, U+2029), which a reader would fold, and the
+/// byte-order mark.
+fn needs_escape(c: char) -> bool {
+    let printable = c == '\t'
+        || ('\u{20}'..='\u{7e}').contains(&c)
+        || ('\u{a0}'..='\u{d7ff}').contains(&c)
+        || ('\u{e000}'..='\u{fffd}').contains(&c)
+        || c >= '\u{10000}';
+    !printable || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+/// `s` as a YAML double-quoted scalar, every character that needs it escaped.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if needs_escape(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c if needs_escape(c) => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// A string in the plainest form both readers take for that same text;
 /// inside a one-line list (`flow`) only simple words stay unquoted.
 fn string_text(s: &str, flow: bool) -> String {
@@ -475,14 +524,10 @@ fn string_text(s: &str, flow: bool) -> String {
         s.chars()
             .all(|c| c.is_alphanumeric() || "_./\\-+@$%&()".contains(c))
     };
-    if plain_is_safe(s) && (!flow || simple(s)) {
+    if s.chars().any(needs_escape) {
+        double_quoted(s)
+    } else if plain_is_safe(s) && (!flow || simple(s)) {
         s.to_owned()
-    } else if s
-        .chars()
-        .any(|c| c.is_control() || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}'))
-    {
-        // JSON's escapes are YAML's double-quoted escapes.
-        serde_json::to_string(s).unwrap_or_else(|_| format!("'{}'", s.replace('\'', "''")))
     } else {
         format!("'{}'", s.replace('\'', "''"))
     }

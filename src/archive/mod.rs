@@ -93,11 +93,12 @@ pub enum StemError {
         /// Why the name cannot be used.
         reason: String,
     },
-    /// Another program holds the zip open without delete sharing, so it
-    /// cannot be replaced; the older zip stays as it was.
+    /// Another program holds the zip open without delete sharing (or the
+    /// zip is read-only), so it cannot be replaced; the older zip stays as
+    /// it was. Windows says "access denied" for both.
     #[error(
-        "cannot replace {}: another program has it open (Explorer's preview pane, 7-Zip, a virus scanner?); \
-         the old zip is intact; close it and run the stem again",
+        "cannot replace {}: another program has it open (Explorer's preview pane, 7-Zip, a virus scanner?) \
+         or it is read-only; the old zip is intact; close it (or make it writable) and run the stem again",
         zip.display()
     )]
     InUse {
@@ -451,10 +452,7 @@ pub fn write_stem(
                 .map_err(write_err(&temp_path))?
                 .len();
             if settings.verify {
-                // Read back through the handle that holds the lock: Windows
-                // refuses reads through a second handle of a locked file.
-                let mut buffer = vec![0u8; BUFFER_SIZE];
-                verify(temp.as_file(), stem, control, &mut buffer).map_err(|e| match e {
+                read_back(&temp, stem, control).map_err(|e| match e {
                     VerifyError::Stop(e) => e,
                     VerifyError::Bad(message) => StemError::Verify {
                         zip: final_path.clone(),
@@ -846,6 +844,18 @@ fn check_entries(
     Ok(check)
 }
 
+/// Reads a written temporary zip back (`archive.verify`) through the handle
+/// that holds the run's lock on it: Windows refuses reads through a second
+/// handle of a locked file.
+fn read_back(
+    temp: &tempfile::NamedTempFile,
+    stem: &Stem,
+    control: &Control,
+) -> Result<(), VerifyError> {
+    let mut buffer = vec![0u8; BUFFER_SIZE];
+    verify(temp.as_file(), stem, control, &mut buffer)
+}
+
 /// Reads the written zip back: the entries must be exactly the members, in
 /// order, and every entry's data must match its CRC-32.
 fn verify(
@@ -1003,7 +1013,6 @@ mod tests {
             cancel: CancelToken::new(),
             deadline: None,
         };
-        let mut buffer = vec![0; 4096];
-        assert!(verify(temp.as_file(), &stem, &control, &mut buffer).is_ok());
+        assert!(read_back(&temp, &stem, &control).is_ok());
     }
 }

@@ -350,6 +350,9 @@ impl StemzipApp {
         if self.is_running() {
             return Some("a run is going on".to_owned());
         }
+        if let Some(unparsed) = self.form.unparsed() {
+            return Some(format!("fix the settings first: {unparsed}"));
+        }
         if let Some(first) = self.first_error() {
             return Some(format!("fix the settings first: {first}"));
         }
@@ -1008,18 +1011,25 @@ fn file_dialog(title: &str, (kind, extensions): (&str, &[&str]), dir: PathBuf) -
 /// Reads a profile file (on a background thread); with the command line's
 /// dict argument, also the profile with it applied.
 fn load_profile(path: PathBuf, overlay: Option<&Overlay>) -> Msg {
-    let result = Profile::load(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|saved| {
-            let edited = overlay
-                .map(|overlay| {
-                    let edits = Edits {
-                        overlay: Some(overlay.clone()),
-                        sets: Vec::new(),
-                    };
-                    Profile::load_edited(&path, &edits).map_err(|e| e.to_string())
-                })
-                .transpose()?;
+    let origin = path.display().to_string();
+    let parse = |text: &str, overlay: Option<&Overlay>| {
+        let edits = Edits {
+            overlay: overlay.cloned(),
+            sets: Vec::new(),
+        };
+        Profile::parse_edited(text, &origin, &edits).map_err(|e| e.to_string())
+    };
+    let result = std::fs::read_to_string(&path)
+        .map_err(|source| {
+            crate::profile::ProfileError::Read {
+                path: path.clone(),
+                source,
+            }
+            .to_string()
+        })
+        .and_then(|text| {
+            let saved = parse(&text, None)?;
+            let edited = overlay.map(|o| parse(&text, Some(o))).transpose()?;
             Ok((Box::new(saved), edited.map(Box::new)))
         });
     let path = dunce::canonicalize(&path).unwrap_or(path);

