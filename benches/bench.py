@@ -10,6 +10,7 @@ as an SVG chart.
 
     cargo build --release --no-default-features   # the engine, without the window
     python3 benches/bench.py [--rounds 3] [--only 1,2] [--data DIR] > table.md
+    python3 benches/bench.py --memory       # peak RSS with 1 to 32 workers
 
 Workload 1 (sub-second runs) always gets at least 7 rounds.
 
@@ -39,7 +40,12 @@ WORKLOADS = [
     ("2 few large stems", 2, 4, 48 * MIB, "deflate"),
     ("3 one stem, 4 large files", 1, 4, 96 * MIB, "deflate"),
     ("4 one stem, one 384 MiB file", 1, 1, 384 * MIB, "deflate"),
+    ("5 sixteen stems of 24 MiB", 16, 1, 24 * MIB, "deflate"),
 ]
+
+# Memory: workloads and worker counts of the peak-RSS table (--memory).
+MEMORY_WORKLOADS = (4, 5, 1)
+MEMORY_WORKERS = (1, 2, 4, 8, 32)
 
 
 def csv_block(rng, rows):
@@ -321,6 +327,35 @@ def planning(base):
     return rows
 
 
+def memory_table(base, scratch, rounds):
+    """Peak RSS and wall time of stemzip alone for each worker count, on the
+    workloads where memory could grow with workers: one 384 MiB file and
+    16 x 24 MiB (deflate level 1, the fastest, so reading and compressing
+    race most), and 2,000 small stems (stored). Outputs are deleted before
+    each run, as a rerun would replace them. Median of `rounds` runs after
+    one warm-up."""
+    print("| workload | workers | wall s (median) | peak RSS MiB (max) |")
+    print("|---|---:|---:|---:|")
+    for number in MEMORY_WORKLOADS:
+        name, stems, files, size, compression = WORKLOADS[number - 1]
+        print("generating workload %s…" % name, file=sys.stderr)
+        d = make_workload(base, name, stems, files, size)
+        level = 1 if compression == "deflate" else None
+        prof = profile(d, scratch, compression, level)
+        for workers in MEMORY_WORKERS:
+            cmd = [STEMZIP, "run", prof, "--workers", str(workers)]
+            walls, peaks = [], []
+            for r in range(rounds + 1):
+                shutil.rmtree(scratch, ignore_errors=True)
+                wall, _, rss = measure(cmd)
+                if r > 0:
+                    walls.append(wall)
+                    peaks.append(rss)
+            print("| %s | %d | %.2f | %.0f |" % (name, workers, statistics.median(walls), max(peaks) / 1024))
+            sys.stdout.flush()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -330,6 +365,7 @@ def main():
     ap.add_argument("--chart", default=os.path.join(ROOT, "docs", "levels.svg"))
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--planning", action="store_true", help="only time planning 20,000 stems x 100,000 files")
+    ap.add_argument("--memory", action="store_true", help="only the peak RSS and wall time of stemzip with 1 to 32 workers")
     args = ap.parse_args()
     if not os.access(STEMZIP, os.X_OK):
         sys.exit("build first: cargo build --release --no-default-features")
@@ -340,6 +376,9 @@ def main():
         print("|---|---:|")
         for mode, wall in planning(args.data):
             print("| %s | %.2f s |" % (mode, wall))
+        return
+    if args.memory:
+        memory_table(args.data, scratch, args.rounds)
         return
     print("| workload | tool | wall s | CPU s | peak RSS MiB | output MiB | vs stemzip |")
     print("|---|---|---:|---:|---:|---:|---:|")

@@ -44,6 +44,17 @@ pub fn compress_chunk(
     level: u32,
     last: bool,
 ) -> Result<Compressed, CompressError> {
+    compress_chunk_into(input, dictionary, level, last, Vec::new())
+}
+
+/// [`compress_chunk`] into `out` (cleared first), so a buffer can be reused.
+pub fn compress_chunk_into(
+    input: &[u8],
+    dictionary: &[u8],
+    level: u32,
+    last: bool,
+    out: Vec<u8>,
+) -> Result<Compressed, CompressError> {
     let mut crc = crc32fast::Hasher::new();
     crc.update(input);
     // A fresh compressor for every chunk: a reused one (even after reset)
@@ -58,13 +69,19 @@ pub fn compress_chunk(
     } else {
         FlushCompress::Sync
     };
-    let data = deflate(&mut compressor, input, flush)?;
+    let data = deflate(&mut compressor, input, flush, out)?;
     Ok(Compressed { data, crc })
 }
 
 /// Runs the compressor over all of `input` and flushes it.
-fn deflate(c: &mut Compress, input: &[u8], flush: FlushCompress) -> Result<Vec<u8>, CompressError> {
-    let mut out = Vec::with_capacity(input.len() / 2 + 4096);
+fn deflate(
+    c: &mut Compress,
+    input: &[u8],
+    flush: FlushCompress,
+    mut out: Vec<u8>,
+) -> Result<Vec<u8>, CompressError> {
+    out.clear();
+    out.reserve(input.len() / 2 + 4096);
     let start = c.total_in();
     loop {
         if out.len() == out.capacity() {

@@ -7,14 +7,18 @@
 //!
 //! Stored and zstd members are streamed by the stem's own thread. Deflate
 //! members are cut into chunks that the compression pool compresses in
-//! parallel ([`deflate`]); the stem's thread reads ahead a bounded window of
-//! chunks and writes the results in order as raw entries through `rawzip`,
+//! parallel ([`deflate`]); the stem's reader takes each chunk's memory from
+//! the run's [`ChunkBudget`] before reading it, and the stem's thread writes
+//! the results in order as raw entries through `rawzip`,
 //! with the CRC-32s combined. Under the final name there is only ever a
 //! complete archive: every failure path drops the temporary file, which
 //! deletes it.
 
+mod budget;
 pub mod deflate;
 pub mod temp;
+
+pub use budget::{Buffer, ChunkBudget, ChunkPermit, Spares};
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
@@ -128,6 +132,25 @@ pub struct Written {
     pub bytes_in: u64,
     /// Size of the zip.
     pub bytes_out: u64,
+}
+
+/// Bytes of deflate chunks a run holds in flight at most, across all its
+/// stems, whatever the worker count: each chunk counts its input and room
+/// for its output.
+pub const CHUNK_BUDGET: usize = 32 << 20;
+/// What one chunk in flight counts against [`CHUNK_BUDGET`]: its input, and
+/// its output (at most about half the input for the data stemzip meets;
+/// more is allocated when needed).
+pub const CHUNK_COST: usize = deflate::CHUNK_SIZE + deflate::CHUNK_SIZE / 2;
+
+/// What a run compresses deflate chunks with: one pool of worker threads,
+/// and one memory budget for the chunks in flight, shared by every stem.
+#[derive(Debug)]
+pub struct Compressor {
+    /// The threads that compress chunks.
+    pub pool: rayon::ThreadPool,
+    /// The memory the chunks in flight may hold.
+    pub budget: ChunkBudget,
 }
 
 /// When a stem must stop: the run's cancel token and the stem's deadline.
@@ -346,7 +369,7 @@ pub fn write_stem(
     output_dir: &Path,
     settings: &RunSettings,
     control: &Control,
-    pool: &rayon::ThreadPool,
+    compressor: &Compressor,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Prepared, StemError> {
     let final_path = stem.zip_path(output_dir);
@@ -404,12 +427,20 @@ pub fn write_stem(
     let out = Output {
         zip: &final_path,
         control,
+        spares: compressor.budget.spares(),
     };
     let bytes_in = match (settings.compression, settings.level) {
         (Compression::Deflate, level) => {
             let level = level.and_then(|l| u32::try_from(l).ok()).unwrap_or(6);
             let level = deflate::backend_level(level);
-            add_deflated(&mut archive, &stem.members, level, &out, pool, progress)?
+            add_deflated(
+                &mut archive,
+                &stem.members,
+                level,
+                &out,
+                compressor,
+                progress,
+            )?
         }
         (compression, level) => {
             let largest = stem.members.iter().map(|m| m.size).max().unwrap_or(0);
@@ -582,10 +613,11 @@ fn with_patience<T>(
     }
 }
 
-/// Where entries go and when to stop.
+/// Where entries go, when to stop, and where written chunks' buffers go.
 struct Output<'a> {
     zip: &'a Path,
     control: &'a Control,
+    spares: &'a Spares,
 }
 
 /// Streams one member (stored or zstd) into the archive on this thread;
@@ -641,33 +673,37 @@ fn add_streamed(
     Ok(source.read)
 }
 
-/// A chunk on its way through the compression pool, in member order.
-struct Pending {
+/// A chunk on its way through the compression pool, in member order. Its
+/// permit goes back to the run's budget when the writer drops it.
+struct Pending<'a> {
     member: usize,
     last: bool,
     len: usize,
     modified: UtcDateTime,
     result: mpsc::Receiver<Result<deflate::Compressed, String>>,
+    _permit: ChunkPermit<'a>,
 }
 
 /// Deflates `members` in order: a reader thread cuts them into chunks and
-/// hands each to `pool`, at most a window of chunks ahead; this thread writes
-/// the compressed chunks in order as raw deflate entries. Returns the bytes read.
+/// hands each to the compressor's pool, each chunk taking its size from the
+/// run's budget first; this thread writes the compressed chunks in order as
+/// raw deflate entries, giving each chunk's size back once written. Returns
+/// the bytes read.
 fn add_deflated(
     archive: &mut Archive,
     members: &[Member],
     level: u32,
     out: &Output<'_>,
-    pool: &rayon::ThreadPool,
+    compressor: &Compressor,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StemError> {
-    // Enough chunks in flight to keep every pool thread busy while the two
-    // threads here read and write; memory in flight is about window x chunk.
-    let window = 2 * pool.current_num_threads();
-    let (tx, rx) = mpsc::sync_channel::<Result<Pending, StemError>>(window);
+    // Enough chunks queued to keep every pool thread busy while the two
+    // threads here read and write; the budget bounds the run's total.
+    let window = 2 * compressor.pool.current_num_threads();
+    let (tx, rx) = mpsc::sync_channel::<Result<Pending<'_>, StemError>>(window);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            if let Err(e) = read_chunks(members, level, out.control, pool, &tx) {
+            if let Err(e) = read_chunks(members, level, out.control, compressor, &tx) {
                 // The writer may be gone already; then it has its own error.
                 let _ = tx.send(Err(e));
             }
@@ -680,12 +716,12 @@ fn add_deflated(
 }
 
 /// Reads every member in chunks and sends each to the pool (reader thread).
-fn read_chunks(
+fn read_chunks<'a>(
     members: &[Member],
     level: u32,
     control: &Control,
-    pool: &rayon::ThreadPool,
-    tx: &mpsc::SyncSender<Result<Pending, StemError>>,
+    compressor: &'a Compressor,
+    tx: &mpsc::SyncSender<Result<Pending<'a>, StemError>>,
 ) -> Result<(), StemError> {
     for (index, member) in members.iter().enumerate() {
         let mut source = Source::open(member)?;
@@ -693,19 +729,30 @@ fn read_chunks(
         let mut dictionary: Vec<u8> = Vec::new();
         loop {
             control.check()?;
-            let mut chunk = vec![0u8; deflate::CHUNK_SIZE];
+            let permit = compressor.budget.take(CHUNK_COST, control)?;
+            let spares = compressor.budget.spares().clone();
+            // Read into a whole reused buffer; the chunk is its first `n` bytes.
+            let mut chunk = spares.get_filled(deflate::CHUNK_SIZE);
             let n = source.fill(&mut chunk)?;
-            chunk.truncate(n);
             let last = n < deflate::CHUNK_SIZE || source.read >= source.size;
             if last {
                 source.check_unchanged()?;
             }
-            let next_dictionary = deflate::dictionary_after(&chunk).to_vec();
+            let next_dictionary = deflate::dictionary_after(&chunk[..n]).to_vec();
             let (done, result) = mpsc::channel();
             let primer = std::mem::replace(&mut dictionary, next_dictionary);
-            pool.spawn_fifo(move || {
-                let compressed = deflate::compress_chunk(&chunk, &primer, level, last)
-                    .map_err(|e| format!("deflate failed: {e}"));
+            let stop = control.clone();
+            compressor.pool.spawn_fifo(move || {
+                // A stem that stopped (cancel, timeout) drops its queued chunks.
+                let compressed = match stop.check() {
+                    Err(e) => Err(e.to_string()),
+                    Ok(()) => {
+                        let out = spares.get(Buffer::Output, n / 2 + 4096);
+                        deflate::compress_chunk_into(&chunk[..n], &primer, level, last, out)
+                            .map_err(|e| format!("deflate failed: {e}"))
+                    }
+                };
+                spares.put(Buffer::Input, chunk);
                 let _ = done.send(compressed);
             });
             let pending = Pending {
@@ -714,6 +761,7 @@ fn read_chunks(
                 len: n,
                 modified,
                 result,
+                _permit: permit,
             };
             if tx.send(Ok(pending)).is_err() {
                 return Ok(()); // the writer stopped; it reports why
@@ -731,10 +779,10 @@ fn write_chunks(
     archive: &mut Archive,
     members: &[Member],
     out: &Output<'_>,
-    rx: &mpsc::Receiver<Result<Pending, StemError>>,
+    rx: &mpsc::Receiver<Result<Pending<'_>, StemError>>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, StemError> {
-    let next = || -> Result<Option<Pending>, StemError> {
+    let next = || -> Result<Option<Pending<'_>>, StemError> {
         match rx.recv() {
             Ok(item) => item.map(Some),
             Err(_) => Ok(None),
@@ -759,17 +807,23 @@ fn write_chunks(
         let mut size = 0u64;
         loop {
             out.control.check()?;
-            let chunk = item
-                .result
-                .recv()
-                .map_err(|_| "the compression thread stopped".to_owned())
-                .and_then(|r| r)
-                .map_err(|message| StemError::Entry {
-                    zip: out.zip.to_owned(),
-                    name: name.to_owned(),
-                    message,
-                })?;
+            let chunk = match item.result.recv() {
+                Ok(Ok(chunk)) => chunk,
+                failed => {
+                    // A chunk dropped because the stem stopped: report the stop.
+                    out.control.check()?;
+                    return Err(StemError::Entry {
+                        zip: out.zip.to_owned(),
+                        name: name.to_owned(),
+                        message: match failed {
+                            Ok(Err(message)) => message,
+                            _ => "the compression thread stopped".to_owned(),
+                        },
+                    });
+                }
+            };
             entry.write_all(&chunk.data).map_err(write_err)?;
+            out.spares.put(Buffer::Output, chunk.data);
             crc.combine(&chunk.crc);
             size += item.len as u64;
             progress(item.len as u64);

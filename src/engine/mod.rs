@@ -199,6 +199,10 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event
             .num_threads(threads)
             .thread_name(|i| format!("stemzip-compress-{i}"))
             .build()
+            .map(|pool| archive::Compressor {
+                pool,
+                budget: archive::ChunkBudget::new(archive::CHUNK_BUDGET, archive::CHUNK_COST),
+            })
             .map_err(|e| format!("cannot start {threads} compression threads: {e}"))
     });
     match setup {
@@ -215,7 +219,7 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event
                 );
             }
         }
-        Ok(pool) => {
+        Ok(compressor) => {
             // Where the output folder ignores letter case, a stem whose zip
             // name differs from an earlier stem's only in case would write
             // the same file: it fails instead, naming the other zip.
@@ -247,7 +251,7 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event
             // One stem thread per worker takes the next stem, largest first;
             // the compression pool is shared, so one big stem can use every
             // core while the others are done.
-            let pool = Arc::new(pool);
+            let compressor = Arc::new(compressor);
             let queue = Arc::new(runnable.clone());
             let next = Arc::new(AtomicUsize::new(0));
             let (itx, irx) = mpsc::channel();
@@ -297,15 +301,18 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, mut sink: impl FnMut(Event
             let drivers = plan.settings.workers.get().min(runnable.len());
             for d in 0..drivers {
                 let (itx, plan, cancel) = (itx.clone(), Arc::clone(&plan), cancel.clone());
-                let (pool, queue, next) =
-                    (Arc::clone(&pool), Arc::clone(&queue), Arc::clone(&next));
+                let (compressor, queue, next) = (
+                    Arc::clone(&compressor),
+                    Arc::clone(&queue),
+                    Arc::clone(&next),
+                );
                 let commits = ctx.clone();
                 let spawned = std::thread::Builder::new()
                     .name(format!("stemzip-stem-{d}"))
                     .spawn(move || {
                         while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
                             let result = catch_unwind(AssertUnwindSafe(|| {
-                                run_stem(&plan, i, &cancel, &itx, &pool, &commits);
+                                run_stem(&plan, i, &cancel, &itx, &compressor, &commits);
                             }));
                             if result.is_err() {
                                 let _ = itx.send(Event::Failed {
@@ -379,7 +386,7 @@ fn run_stem(
     i: usize,
     cancel: &CancelToken,
     tx: &Sender<Event>,
-    pool: &rayon::ThreadPool,
+    compressor: &archive::Compressor,
     commits: &crossbeam_channel::Sender<CommitJob>,
 ) {
     let stem = &plan.stems[i];
@@ -419,7 +426,7 @@ fn run_stem(
         &plan.output_dir,
         &plan.settings,
         &control,
-        pool,
+        compressor,
         &mut progress,
     );
     match result {
