@@ -290,14 +290,17 @@ impl Form {
                     .collect();
                 let mut set_keys = Vec::new();
                 let pp = &mut profile.parallel_processing;
-                if ui
-                    .checkbox(&mut pp.enabled, "Parallel processing")
-                    .on_hover_text("Off: one stem at a time")
-                    .changed()
-                {
-                    set_keys.push("parallel_processing.enabled");
-                }
-                note_ui(ui, "parallel_processing.enabled", &notes);
+                noted_checkbox_ui(
+                    ui,
+                    (
+                        &mut pp.enabled,
+                        "Parallel processing",
+                        "Off: one stem at a time",
+                    ),
+                    "parallel_processing.enabled",
+                    &notes,
+                    &mut set_keys,
+                );
                 let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
                 ui.add_enabled_ui(pp.enabled, |ui| {
                     ui.horizontal(|ui| {
@@ -348,24 +351,28 @@ impl Form {
                     set_keys.push("parallel_processing.timeout_per_file");
                 }
                 note_ui(ui, "parallel_processing.timeout_per_file", &notes);
-                if ui
-                    .checkbox(&mut pp.save_error_reports, "Save error reports")
-                    .on_hover_text(
+                noted_checkbox_ui(
+                    ui,
+                    (
+                        &mut pp.save_error_reports,
+                        "Save error reports",
                         "Write stemzip-report-<time>.yaml into the output folder when a stem fails",
-                    )
-                    .changed()
-                {
-                    set_keys.push("parallel_processing.save_error_reports");
-                }
-                note_ui(ui, "parallel_processing.save_error_reports", &notes);
-                if ui
-                    .checkbox(&mut pp.progress_reporting, "Progress reporting")
-                    .on_hover_text("Progress on the terminal for `stemzip run`")
-                    .changed()
-                {
-                    set_keys.push("parallel_processing.progress_reporting");
-                }
-                note_ui(ui, "parallel_processing.progress_reporting", &notes);
+                    ),
+                    "parallel_processing.save_error_reports",
+                    &notes,
+                    &mut set_keys,
+                );
+                noted_checkbox_ui(
+                    ui,
+                    (
+                        &mut pp.progress_reporting,
+                        "Progress reporting",
+                        "Progress on the terminal for `stemzip run`",
+                    ),
+                    "parallel_processing.progress_reporting",
+                    &notes,
+                    &mut set_keys,
+                );
                 note_ui(ui, "parallel_processing", &notes);
                 for key in set_keys {
                     profile.clear_safe_default(key);
@@ -513,6 +520,21 @@ fn optional_text_ui(
         }
     });
     error_ui(ui, key, errors);
+}
+
+/// A checkbox (value, label, hover text) with the safe-default note of its
+/// `key` under it; a click records the key in `set_keys`.
+fn noted_checkbox_ui(
+    ui: &mut Ui,
+    (value, label, hover): (&mut bool, &str, &str),
+    key: &'static str,
+    notes: &HashMap<&'static str, String>,
+    set_keys: &mut Vec<&'static str>,
+) {
+    if ui.checkbox(value, label).on_hover_text(hover).changed() {
+        set_keys.push(key);
+    }
+    note_ui(ui, key, notes);
 }
 
 /// The safe-default note of `key`, in the warning colour, under its field.

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use crate::helpers::*;
 
@@ -62,11 +61,7 @@ fn run_batch(dir: &Path, script: &str) {
     for line in script.lines().filter(|l| !l.trim().is_empty()) {
         let rest = line.strip_prefix("python -m assetutilities ").unwrap();
         let (config, dict) = rest.split_once(' ').unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_stemzip"))
-            .args(["run", config, dict.trim_matches('"')])
-            .current_dir(dir)
-            .output()
-            .unwrap();
+        let out = stemzip_in(Some(dir), &["run", config, dict.trim_matches('"')]);
         assert_eq!(out.status.code(), Some(0), "{line}\n{}", stderr(&out));
     }
 }
@@ -271,13 +266,9 @@ fn relative_folders_are_looked_up_next_to_the_profile_then_in_the_current_folder
         "analysis:\n  input_directory: csv\n  filename:\n    extension: [csv]\nfile_management:\n  input_directory: yml\n  output_directory: zip\n  filename:\n    extension: [yml]\n",
     );
     let run = |dir: &Path, extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_stemzip"))
-            .arg("run")
-            .arg(&p)
-            .args(extra)
-            .current_dir(dir)
-            .output()
-            .unwrap()
+        let mut args = vec!["run", p.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        stemzip_in(Some(dir), &args)
     };
     let out = run(t.path(), &["--dry-run"]);
     let (err, text) = (stderr(&out), stdout(&out));

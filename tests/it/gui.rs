@@ -34,6 +34,14 @@ fn window_with<'a>(
         .build_eframe(move |cc| StemzipApp::new(Some(cc.egui_ctx.clone()), None, options))
 }
 
+/// The window opened on `profile` with a fresh config folder, settled.
+fn opened<'a>(profile: &Path) -> (tempfile::TempDir, Harness<'a, StemzipApp>) {
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), Some(profile));
+    settled(&mut h);
+    (config, h)
+}
+
 /// Steps the window until `done` holds (background threads answer meanwhile).
 fn step_until(h: &mut Harness<'_, StemzipApp>, what: &str, done: impl Fn(&StemzipApp) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -189,9 +197,7 @@ fn cancel_stops_a_run() {
     let p = t.profile(
         "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
     );
-    let config = tempfile::tempdir().unwrap();
-    let mut h = window(config.path(), Some(&p));
-    settled(&mut h);
+    let (_config, mut h) = opened(&p);
     h.get_by_label("▶ Run").click();
     h.step();
     step_until(&mut h, "the big stem to start", |app| {
@@ -361,9 +367,7 @@ fn a_loaded_invalid_parallel_setting_shows_its_safe_default_beside_its_field() {
     t.stems(&["a"]).data(&["a_1.csv"]);
     let p =
         t.profile("parallel_processing:\n  enabled: \"invalid\"\n  save_error_reports: maybe\n");
-    let config = tempfile::tempdir().unwrap();
-    let mut h = window(config.path(), Some(&p));
-    settled(&mut h);
+    let (_config, mut h) = opened(&p);
     let note = |h: &Harness<'_, StemzipApp>, key: &str| {
         h.query_all_by(|n| {
             n.role() == egui::Role::Label
@@ -395,9 +399,7 @@ fn the_window_shows_ordinary_paths_not_verbatim_ones() {
     let t = Tree::new();
     t.stems(&["a"]).data(&["a_1.csv"]);
     let p = t.profile("");
-    let config = tempfile::tempdir().unwrap();
-    let mut h = window(config.path(), Some(&p));
-    settled(&mut h);
+    let (_config, mut h) = opened(&p);
     let path = h.state().doc.path.clone().unwrap();
     assert!(
         !path.to_string_lossy().starts_with(r"\\?\"),
@@ -427,9 +429,7 @@ fn a_list_item_with_a_space_stays_one_item_after_an_edit() {
         "c_draft_x.csv",
     ]);
     let p = t.profile("    filters:\n      not_contains: [old run]\n");
-    let config = tempfile::tempdir().unwrap();
-    let mut h = window(config.path(), Some(&p));
-    settled(&mut h);
+    let (_config, mut h) = opened(&p);
     let field = h.get_by_label("Stem does not contain");
     field.focus();
     h.key_press(egui::Key::End);
@@ -472,9 +472,7 @@ fn a_number_field_that_does_not_parse_blocks_run_until_corrected() {
     let t = Tree::new();
     t.stems(&["a"]).data(&["a_1.csv"]);
     let p = t.profile("");
-    let config = tempfile::tempdir().unwrap();
-    let mut h = window(config.path(), Some(&p));
-    settled(&mut h);
+    let (_config, mut h) = opened(&p);
     assert!(!h.get_by_label("▶ Run").accesskit_node().is_disabled());
     h.get_by_label("Timeout per stem (s)").focus();
     h.get_by_label("Timeout per stem (s)").type_text("12a");

@@ -134,10 +134,30 @@ pub fn zip_names(path: &Path) -> Vec<String> {
 
 /// Runs the `stemzip` binary.
 pub fn stemzip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stemzip"))
-        .args(args)
-        .output()
-        .unwrap()
+    stemzip_in(None, args)
+}
+
+/// Runs the `stemzip` binary in `dir` (the current folder when `None`).
+///
+/// Under Wine, starting a process while other tests start theirs now and
+/// then fails with ERROR_INTERNAL_ERROR (1359) before the program runs (seen
+/// once in CI); that start is tried again. Any other error fails the test.
+pub fn stemzip_in(dir: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stemzip"));
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut tries = 0;
+    loop {
+        match command.output() {
+            Err(e) if cfg!(windows) && e.raw_os_error() == Some(1359) && tries < 3 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            result => return result.unwrap(),
+        }
+    }
 }
 
 pub fn stderr(o: &Output) -> String {
