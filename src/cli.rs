@@ -231,7 +231,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
 }
 
 /// The dict argument, then `--workers`, then each `--set` (the last word).
-fn edits(args: &RunArgs) -> Result<Edits, crate::Error> {
+fn edits(args: &RunArgs) -> Result<Edits, crate::plan::LoadError> {
     let overlay = args
         .overrides
         .as_deref()

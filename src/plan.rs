@@ -25,9 +25,9 @@ use aho_corasick::AhoCorasick;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::archive::temp;
+use crate::temp;
 use crate::profile::{
-    Compression, Profile, SafeDefault, StemMatch, Workers, python_truth, value_text,
+    Compression, Profile, ProfileError, SafeDefault, StemMatch, Workers, python_truth, value_text,
 };
 use serde_yaml::Value;
 
@@ -921,7 +921,7 @@ impl Plan {
         data.sort_by(|a, b| a.name.cmp(&b.name));
         for file in data {
             if own_zips.contains(&file.name)
-                || (output_is_data && crate::report::is_report_name(&file.name))
+                || (output_is_data && temp::is_report_name(&file.name))
             {
                 continue;
             }
@@ -1016,7 +1016,7 @@ impl Plan {
     pub fn from_file(
         path: &Path,
         overrides: &[crate::profile::Override],
-    ) -> Result<Plan, crate::Error> {
+    ) -> Result<Plan, LoadError> {
         Self::from_file_edited(path, &crate::profile::Edits::sets(overrides))
     }
 
@@ -1025,7 +1025,7 @@ impl Plan {
     pub fn from_file_edited(
         path: &Path,
         edits: &crate::profile::Edits,
-    ) -> Result<Plan, crate::Error> {
+    ) -> Result<Plan, LoadError> {
         let profile = Profile::load_edited(path, edits)?;
         let base_dir = profile_dir(path);
         let mut plan = Plan::build(&profile, &base_dir)?;
@@ -1050,4 +1050,15 @@ pub fn profile_dir(path: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     }
+}
+
+/// Why a profile could not become a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The profile could not be read or parsed.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The profile's settings are wrong or a folder could not be listed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
 }

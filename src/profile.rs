@@ -797,7 +797,7 @@ impl Profile {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let mut file = crate::archive::temp::user_file_builder(".stemzip-profile-")
+        let mut file = crate::temp::user_file_builder(".stemzip-profile-")
             .tempfile_in(dir)
             .map_err(write_err)?;
         let text = self.to_yaml()?;

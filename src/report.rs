@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Event, StemStatus, Summary};
+use crate::event::{Event, StemStatus, Summary};
 use crate::plan::{Plan, Stem};
 use crate::profile::{Profile, ProfileError};
 
-const PREFIX: &str = "stemzip-report-";
-const SUFFIX: &str = ".yaml";
+use crate::temp::{REPORT_PREFIX as PREFIX, REPORT_SUFFIX as SUFFIX};
 
 /// A run report as stored in `stemzip-report-<UTC timestamp>.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,10 +145,7 @@ pub enum ReportError {
     },
 }
 
-/// Whether `name` is the file name of a report stemzip writes.
-pub fn is_report_name(name: &str) -> bool {
-    name.starts_with(PREFIX) && name.ends_with(SUFFIX)
-}
+pub use crate::temp::is_report_name;
 
 impl Report {
     /// A report of `plan`'s run covering `stems`.
@@ -231,7 +227,7 @@ impl Report {
                 path: dir.to_owned(),
                 message,
             })?;
-        let mut file = crate::archive::temp::user_file_builder(".stemzip-report-")
+        let mut file = crate::temp::user_file_builder(".stemzip-report-")
             .tempfile_in(dir)
             .map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)?;

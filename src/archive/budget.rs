@@ -157,7 +157,7 @@ impl Drop for ChunkPermit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::CancelToken;
+    use crate::cancel::CancelToken;
 
     #[test]
     fn a_reader_waits_for_room_and_stops_waiting_when_cancelled() {

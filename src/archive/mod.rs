@@ -16,7 +16,6 @@
 
 mod budget;
 pub mod deflate;
-pub mod temp;
 
 pub use budget::{Buffer, ChunkBudget, ChunkPermit, Spares};
 
@@ -29,7 +28,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rawzip::time::UtcDateTime;
 use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
-use crate::engine::CancelToken;
+use crate::cancel::CancelToken;
+use crate::temp;
 use crate::plan::{Member, RunSettings, Stem};
 use crate::profile::Compression;
 

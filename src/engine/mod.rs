@@ -8,19 +8,19 @@
 //! threads, so a single large stem (or file) keeps every core busy. A failed
 //! stem is data, not an abort: the others go on.
 
-mod event;
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use event::{Event, StemStatus, Summary};
+pub use crate::cancel::CancelToken;
+pub use crate::event::{Event, StemStatus, Summary};
 
-use crate::archive::{self, Control, StemError, temp};
+use crate::archive::{self, Control, StemError};
+use crate::temp;
 use crate::plan::Plan;
 use crate::report::{Report, StemOutcome};
 
@@ -34,27 +34,6 @@ const COMMIT_THREADS: usize = 32;
 /// Written zips that may wait for a commit (each holds an open temporary
 /// file, or a small zip of at most 256 KiB in memory).
 const COMMIT_QUEUE: usize = 64;
-
-/// Stops a run: running stems stop within one buffer, queued stems do not start.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A token that is not cancelled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the run to stop.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether cancel was asked for.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 /// A run in progress.
 #[derive(Debug)]

@@ -317,7 +317,7 @@ fn zips_whose_names_differ_only_in_case_are_warned_about_and_never_replace_each_
             zips: vec!["caseA.zip".into(), "casea.zip".into()]
         }]
     );
-    if stemzip::archive::temp::ignores_case(&t.out()).unwrap() {
+    if stemzip::temp::ignores_case(&t.out()).unwrap() {
         // One file for both names (Windows, macOS): the first stem in name
         // order is written, the other fails naming the zip it would replace.
         eprintln!("the output folder ignores letter case: the failure branch runs");

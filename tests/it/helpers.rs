@@ -230,7 +230,7 @@ fn check_with(zip: &Path, tools: &[&str]) {
 pub fn temp_files(dir: &Path) -> Vec<String> {
     list(dir)
         .into_iter()
-        .filter(|n| stemzip::archive::temp::is_temp_name(n))
+        .filter(|n| stemzip::temp::is_temp_name(n))
         .collect()
 }
 

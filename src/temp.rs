@@ -1,4 +1,8 @@
-//! Temporary zips: how they are named, created and cleaned up.
+//! Files stemzip creates beside the user's: temporary zips (how they are
+//! named, created and cleaned up), files written atomically through a
+//! temporary name (profiles, reports), and the names of run reports. The
+//! lowest layer of the library with the cancel token: it imports nothing of
+//! stemzip's.
 //!
 //! A zip is written to `.stemzip-XXXXXXXXXXXX.partial` in the output folder
 //! (twelve random letters and digits) and renamed to `<stem>.zip` only when
@@ -16,6 +20,16 @@ use tempfile::NamedTempFile;
 const PREFIX: &str = ".stemzip-";
 const SUFFIX: &str = ".partial";
 const RANDOM_LEN: usize = 12;
+
+/// How a run report's file name starts: `stemzip-report-<UTC time>.yaml`.
+pub const REPORT_PREFIX: &str = "stemzip-report-";
+/// How a run report's file name ends.
+pub const REPORT_SUFFIX: &str = ".yaml";
+
+/// Whether `name` is the file name of a report stemzip writes.
+pub fn is_report_name(name: &str) -> bool {
+    name.starts_with(REPORT_PREFIX) && name.ends_with(REPORT_SUFFIX)
+}
 
 /// Whether `name` is a temporary-zip name of stemzip's.
 pub fn is_temp_name(name: &str) -> bool {
