@@ -10,20 +10,23 @@
 //! 1. shared pieces that import nothing of stemzip's: [`cancel`] (the cancel
 //!    token), [`temp`] (temporary zips, atomic writes through a temporary
 //!    name, report file names), [`yaml`] (YAML read and written the way the
-//!    Python original's PyYAML reads it);
+//!    Python original's PyYAML reads it), [`example`] (the bundled example,
+//!    embedded for a first launch);
 //! 2. [`profile`]: the YAML profile as written (a superset of the Python
 //!    `assetutilities` configuration), loading, saving, overrides;
 //! 3. [`plan`]: a profile checked and turned into stems and their members;
 //! 4. [`archive`]: one stem's zip, written to a temporary file and renamed;
-//! 5. [`event`]: what a run reports (events, statuses, the summary), then
-//!    [`report`]: the run report built from them;
-//! 6. [`engine`]: a plan run on stem threads (deflate chunks on a rayon
+//! 5. [`event`]: what a run reports (events, statuses, the summary);
+//! 6. [`report`]: the run report built from them;
+//! 7. [`engine`]: a plan run on stem threads (deflate chunks on a rayon
 //!    pool, commits on their own threads), reporting [`Event`]s, and
 //!    writing the error report;
-//! 7. front ends: [`cli`] (`stemzip run` / `gui` / `verify`), with
-//!    [`example`] (the bundled example, embedded for a first launch), and
-//!    `gui` (feature `gui`, on by default), the desktop window. Nothing else
-//!    depends on egui.
+//! 8. `gui` (feature `gui`, on by default): the desktop window, a thin
+//!    front end over the engine; nothing else depends on egui;
+//! 9. [`cli`]: `stemzip run` / `gui` / `verify`, which opens the window.
+//!
+//! `tests/it/layers.rs` reads the sources and fails when a module imports
+//! one at or above its own layer.
 
 pub mod archive;
 pub mod cancel;

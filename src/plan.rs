@@ -25,10 +25,11 @@ use aho_corasick::AhoCorasick;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::temp;
 use crate::profile::{
-    Compression, Profile, ProfileError, SafeDefault, StemMatch, Workers, python_truth, value_text,
+    ArchiveSettings, Compression, Filters, ParallelProcessing, Profile, ProfileError, SafeDefault,
+    StemMatch, Workers, python_truth, value_text,
 };
+use crate::temp;
 use serde_yaml::Value;
 
 /// The folder used for `file_management.output_directory` when none is set.
@@ -77,6 +78,9 @@ pub struct RunSettings {
     pub save_error_reports: bool,
     /// Show progress on a terminal.
     pub progress_reporting: bool,
+    /// Whether the output folder ignores letter case in file names; `None`
+    /// (what planning gives) lets the run find out with a probe file.
+    pub folder_ignores_case: Option<bool>,
 }
 
 /// One stem: its name, the files that named it and the files to archive.
@@ -512,18 +516,72 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     let fm = &profile.file_management;
-
-    let stem_dir = check_folder(
+    let (stem_dir, data_dir, output_dir) =
+        check_folders(profile, base_dir, &mut errors, &mut warnings);
+    let stem_extensions = check_extensions(
         &mut errors,
-        &mut warnings,
+        "file_management.filename.extension",
+        &fm.filename.extension,
+    );
+    let data_extensions = check_extensions(
+        &mut errors,
+        "analysis.filename.extension",
+        &profile.analysis.filename.extension,
+    );
+    let (regex, min_size, max_size) = check_filters(&fm.filename.filters, &mut errors);
+    let pp = &profile.parallel_processing;
+    let workers = check_workers(pp, &mut warnings);
+    let timeout = check_timeout(profile, &mut warnings);
+    warnings.extend(routing_warnings(profile));
+    let archive = &profile.archive;
+    let level = check_level(archive, &mut errors, &mut warnings);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Checked {
+        stem_dir,
+        data_dir,
+        output_dir,
+        stem_extensions,
+        data_extensions,
+        regex,
+        min_size,
+        max_size,
+        settings: RunSettings {
+            workers,
+            timeout,
+            overwrite: profile.default.config.overwrite.output,
+            compression: archive.compression,
+            level,
+            verify: archive.verify,
+            save_error_reports: pp.save_error_reports,
+            progress_reporting: pp.progress_reporting,
+            folder_ignores_case: None,
+        },
+        warnings,
+    })
+}
+
+/// The stem, data and output folders, looked up next to the profile and
+/// then in the current folder.
+fn check_folders(
+    profile: &Profile,
+    base_dir: &Path,
+    errors: &mut Vec<SettingError>,
+    warnings: &mut Vec<Warning>,
+) -> (PathBuf, PathBuf, PathBuf) {
+    let fm = &profile.file_management;
+    let stem_dir = check_folder(
+        errors,
+        warnings,
         "file_management.input_directory",
         base_dir,
         fm.input_directory.as_deref(),
     );
     let data_dir = match profile.analysis.input_directory.as_deref().map(str::trim) {
         Some(raw) if !raw.is_empty() => check_folder(
-            &mut errors,
-            &mut warnings,
+            errors,
+            warnings,
             "analysis.input_directory",
             base_dir,
             Some(raw),
@@ -562,19 +620,14 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             message: format!("{} is a file, not a folder", output_dir.display()),
         });
     }
+    (stem_dir, data_dir, output_dir)
+}
 
-    let stem_extensions = check_extensions(
-        &mut errors,
-        "file_management.filename.extension",
-        &fm.filename.extension,
-    );
-    let data_extensions = check_extensions(
-        &mut errors,
-        "analysis.filename.extension",
-        &profile.analysis.filename.extension,
-    );
-
-    let filters = &fm.filename.filters;
+/// The name and size filters of stem sources.
+fn check_filters(
+    filters: &Filters,
+    errors: &mut Vec<SettingError>,
+) -> (Option<Regex>, Option<u64>, Option<u64>) {
     let regex = match filters.regex.as_deref().filter(|r| !r.is_empty()) {
         None => None,
         Some(pattern) => match Regex::new(pattern) {
@@ -595,12 +648,12 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
         },
     };
     let min_size = check_size(
-        &mut errors,
+        errors,
         "file_management.filename.filters.min_size_kb",
         filters.min_size_kb,
     );
     let max_size = check_size(
-        &mut errors,
+        errors,
         "file_management.filename.filters.max_size_kb",
         filters.max_size_kb,
     );
@@ -612,10 +665,14 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             message: "is larger than max_size_kb: no file can match".to_owned(),
         });
     }
+    (regex, min_size, max_size)
+}
 
-    let pp = &profile.parallel_processing;
+/// Worker threads: one when parallel processing is off, one per core for
+/// `auto` (and, with a warning, for a value that is not a count).
+fn check_workers(pp: &ParallelProcessing, warnings: &mut Vec<Warning>) -> NonZeroUsize {
     let cores = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    let workers = if !pp.enabled {
+    if !pp.enabled {
         NonZeroUsize::MIN
     } else {
         match &pp.max_workers {
@@ -629,7 +686,13 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
                 cores
             }
         }
-    };
+    }
+}
+
+/// The timeout per stem; values that are no time limit get the safe
+/// default (none), with a warning.
+fn check_timeout(profile: &Profile, warnings: &mut Vec<Warning>) -> Option<Duration> {
+    let pp = &profile.parallel_processing;
     // Values of the wrong type or out of range were replaced by their safe
     // defaults when the profile was read (see `Profile::safe_defaults`).
     let timeout = pp
@@ -655,10 +718,16 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             reason: "is not a number of seconds above 0",
         }));
     }
-    warnings.extend(routing_warnings(profile));
+    timeout
+}
 
-    let archive = &profile.archive;
-    let level = match (archive.compression.levels(), archive.level) {
+/// The compression level, checked against the method's range.
+fn check_level(
+    archive: &ArchiveSettings,
+    errors: &mut Vec<SettingError>,
+    warnings: &mut Vec<Warning>,
+) -> Option<i64> {
+    match (archive.compression.levels(), archive.level) {
         (None, Some(_)) => {
             warnings.push(Warning::LevelIgnored {
                 compression: archive.compression.name().to_owned(),
@@ -680,32 +749,135 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             });
             None
         }
+    }
+}
+
+/// The stems: stem-source files that pass the filters, sorted and unique;
+/// each keeps the files that named it.
+fn stem_sources(
+    profile: &Profile,
+    checked: &Checked,
+    warnings: &mut Vec<Warning>,
+) -> Result<BTreeMap<String, Vec<PathBuf>>, PlanError> {
+    let names = &profile.file_management.filename;
+    let filters = &names.filters;
+    let pattern = names.pattern.as_deref().filter(|p| !p.is_empty());
+    // Stems, sorted and unique; each keeps the files that named it.
+    let mut stems: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for file in list_files(
+        "file_management.input_directory",
+        &checked.stem_dir,
+        &checked.stem_extensions,
+        warnings,
+    )? {
+        if !file.utf8_name {
+            warnings.push(Warning::Passed {
+                path: file.path,
+                reason: "stem source name is not valid UTF-8, skipped".to_owned(),
+            });
+            continue;
+        }
+        let Some(stem) = Path::new(&file.name).file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let keep = pattern.is_none_or(|p| file.name.contains(p))
+            && filters.contains.iter().all(|c| stem.contains(c.as_str()))
+            && !filters
+                .not_contains
+                .iter()
+                .any(|c| stem.contains(c.as_str()))
+            && checked.regex.as_ref().is_none_or(|re| re.is_match(stem))
+            && checked.min_size.is_none_or(|min| file.size >= min)
+            && checked.max_size.is_none_or(|max| file.size <= max);
+        if keep {
+            stems.entry(stem.to_owned()).or_default().push(file.path);
+        }
+    }
+    Ok(stems)
+}
+
+/// Each stem's members (data files it matches, in name order), and how
+/// many data files no stem matched.
+fn members_of(
+    profile: &Profile,
+    checked: &Checked,
+    stem_names: &[String],
+    warnings: &mut Vec<Warning>,
+) -> Result<(Vec<Vec<Member>>, usize), PlanError> {
+    let mut members: Vec<Vec<Member>> = vec![Vec::new(); stem_names.len()];
+
+    // The run's own output must never become input.
+    let output_is_data = same_folder(&checked.output_dir, &checked.data_dir);
+    let own_zips: std::collections::HashSet<String> = if output_is_data {
+        stem_names.iter().map(|s| format!("{s}.zip")).collect()
+    } else {
+        Default::default()
     };
 
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(Checked {
-        stem_dir,
-        data_dir,
-        output_dir,
-        stem_extensions,
-        data_extensions,
-        regex,
-        min_size,
-        max_size,
-        settings: RunSettings {
-            workers,
-            timeout,
-            overwrite: profile.default.config.overwrite.output,
-            compression: archive.compression,
-            level,
-            verify: archive.verify,
-            save_error_reports: pp.save_error_reports,
-            progress_reporting: pp.progress_reporting,
-        },
+    let matcher = Matcher::new(profile.archive.stem_match, stem_names);
+    let mut unclaimed_files = 0;
+    let mut hits = Vec::new();
+    let mut data = list_files(
+        "analysis.input_directory",
+        &checked.data_dir,
+        &checked.data_extensions,
         warnings,
-    })
+    )?;
+    data.sort_by(|a, b| a.name.cmp(&b.name));
+    for file in data {
+        if own_zips.contains(&file.name) || (output_is_data && temp::is_report_name(&file.name)) {
+            continue;
+        }
+        matcher.stems_of(&file.name, &mut hits);
+        match hits.len() {
+            0 => unclaimed_files += 1,
+            1 => {}
+            _ => warnings.push(Warning::SharedFile {
+                file: file.name.clone(),
+                stems: hits.iter().map(|&i| stem_names[i].clone()).collect(),
+            }),
+        }
+        let member = Member {
+            name: file.name,
+            path: file.path,
+            size: file.size,
+            modified: file.modified,
+            utf8_name: file.utf8_name,
+        };
+        for &i in &hits {
+            members[i].push(member.clone());
+        }
+    }
+    Ok((members, unclaimed_files))
+}
+
+/// Marks stems whose zip names differ only in letter case (each after the
+/// first points at the first), with a warning per group. Stems without
+/// members write no zip and clash with nothing.
+fn mark_case_clashes(stems: &mut [Stem], warnings: &mut Vec<Warning>) {
+    // Stems that write zips, grouped by their names with case folded
+    // (upper then lower, so that e.g. Greek final sigma folds too).
+    let mut folded: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, stem) in stems.iter().enumerate() {
+        if !stem.members.is_empty() {
+            let key = stem.name.to_uppercase().to_lowercase();
+            folded.entry(key).or_default().push(i);
+        }
+    }
+    let mut clashes: Vec<Vec<usize>> = folded.into_values().filter(|g| g.len() > 1).collect();
+    clashes.sort();
+    for group in clashes {
+        let first = stems[group[0]].name.clone();
+        for &i in &group[1..] {
+            stems[i].same_zip_as = Some(first.clone());
+        }
+        warnings.push(Warning::CaseClash {
+            zips: group
+                .iter()
+                .map(|&i| format!("{}.zip", stems[i].name))
+                .collect(),
+        });
+    }
 }
 
 /// One directory entry that is (or links to) a regular file.
@@ -861,91 +1033,11 @@ impl Plan {
     /// Checks the profile, lists both folders and groups the data files into
     /// stems. Relative paths resolve against `base_dir` (the profile's folder).
     pub fn build(profile: &Profile, base_dir: &Path) -> Result<Plan, PlanError> {
-        let checked = check_settings(profile, base_dir).map_err(PlanError::Settings)?;
-        let mut warnings = checked.warnings;
-        let names = &profile.file_management.filename;
-        let filters = &names.filters;
-        let pattern = names.pattern.as_deref().filter(|p| !p.is_empty());
-
-        // Stems, sorted and unique; each keeps the files that named it.
-        let mut stems: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-        for file in list_files(
-            "file_management.input_directory",
-            &checked.stem_dir,
-            &checked.stem_extensions,
-            &mut warnings,
-        )? {
-            if !file.utf8_name {
-                warnings.push(Warning::Passed {
-                    path: file.path,
-                    reason: "stem source name is not valid UTF-8, skipped".to_owned(),
-                });
-                continue;
-            }
-            let Some(stem) = Path::new(&file.name).file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            let keep = pattern.is_none_or(|p| file.name.contains(p))
-                && filters.contains.iter().all(|c| stem.contains(c.as_str()))
-                && !filters
-                    .not_contains
-                    .iter()
-                    .any(|c| stem.contains(c.as_str()))
-                && checked.regex.as_ref().is_none_or(|re| re.is_match(stem))
-                && checked.min_size.is_none_or(|min| file.size >= min)
-                && checked.max_size.is_none_or(|max| file.size <= max);
-            if keep {
-                stems.entry(stem.to_owned()).or_default().push(file.path);
-            }
-        }
+        let mut checked = check_settings(profile, base_dir).map_err(PlanError::Settings)?;
+        let mut warnings = std::mem::take(&mut checked.warnings);
+        let stems = stem_sources(profile, &checked, &mut warnings)?;
         let stem_names: Vec<String> = stems.keys().cloned().collect();
-        let mut members: Vec<Vec<Member>> = vec![Vec::new(); stem_names.len()];
-
-        // The run's own output must never become input.
-        let output_is_data = same_folder(&checked.output_dir, &checked.data_dir);
-        let own_zips: std::collections::HashSet<String> = if output_is_data {
-            stem_names.iter().map(|s| format!("{s}.zip")).collect()
-        } else {
-            Default::default()
-        };
-
-        let matcher = Matcher::new(profile.archive.stem_match, &stem_names);
-        let mut unclaimed_files = 0;
-        let mut hits = Vec::new();
-        let mut data = list_files(
-            "analysis.input_directory",
-            &checked.data_dir,
-            &checked.data_extensions,
-            &mut warnings,
-        )?;
-        data.sort_by(|a, b| a.name.cmp(&b.name));
-        for file in data {
-            if own_zips.contains(&file.name)
-                || (output_is_data && temp::is_report_name(&file.name))
-            {
-                continue;
-            }
-            matcher.stems_of(&file.name, &mut hits);
-            match hits.len() {
-                0 => unclaimed_files += 1,
-                1 => {}
-                _ => warnings.push(Warning::SharedFile {
-                    file: file.name.clone(),
-                    stems: hits.iter().map(|&i| stem_names[i].clone()).collect(),
-                }),
-            }
-            let member = Member {
-                name: file.name,
-                path: file.path,
-                size: file.size,
-                modified: file.modified,
-                utf8_name: file.utf8_name,
-            };
-            for &i in &hits {
-                members[i].push(member.clone());
-            }
-        }
-
+        let (members, unclaimed_files) = members_of(profile, &checked, &stem_names, &mut warnings)?;
         let mut stems: Vec<Stem> = stems
             .into_iter()
             .zip(members)
@@ -956,29 +1048,7 @@ impl Plan {
                 same_zip_as: None,
             })
             .collect();
-        // Stems that write zips, grouped by their names with case folded
-        // (upper then lower, so that e.g. Greek final sigma folds too).
-        let mut folded: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, stem) in stems.iter().enumerate() {
-            if !stem.members.is_empty() {
-                let key = stem.name.to_uppercase().to_lowercase();
-                folded.entry(key).or_default().push(i);
-            }
-        }
-        let mut clashes: Vec<Vec<usize>> = folded.into_values().filter(|g| g.len() > 1).collect();
-        clashes.sort();
-        for group in clashes {
-            let first = stems[group[0]].name.clone();
-            for &i in &group[1..] {
-                stems[i].same_zip_as = Some(first.clone());
-            }
-            warnings.push(Warning::CaseClash {
-                zips: group
-                    .iter()
-                    .map(|&i| format!("{}.zip", stems[i].name))
-                    .collect(),
-            });
-        }
+        mark_case_clashes(&mut stems, &mut warnings);
         warnings.extend(
             stems
                 .iter()
@@ -1022,10 +1092,7 @@ impl Plan {
 
     /// Loads a profile file with the original's dict argument and `--set`
     /// overrides applied, and plans it against the profile's own folder.
-    pub fn from_file_edited(
-        path: &Path,
-        edits: &crate::profile::Edits,
-    ) -> Result<Plan, LoadError> {
+    pub fn from_file_edited(path: &Path, edits: &crate::profile::Edits) -> Result<Plan, LoadError> {
         let profile = Profile::load_edited(path, edits)?;
         let base_dir = profile_dir(path);
         let mut plan = Plan::build(&profile, &base_dir)?;

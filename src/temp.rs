@@ -67,8 +67,8 @@ pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
     Ok(file)
 }
 
-/// Creates a locked temporary zip file in `dir` holding `bytes` (a whole
-/// small zip built in memory).
+/// Writes `bytes` (a whole small zip built in memory) to the new, empty
+/// temporary file `file`.
 ///
 /// On Linux the whole 4 KiB blocks go straight to the disk (`O_DIRECT`)
 /// where the file system allows it, and only the last partial block through
@@ -76,17 +76,11 @@ pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
 /// into the page cache nor makes the kernel write them back when they are
 /// flushed, which took a third off the time of such a run. A file system
 /// that refuses direct writes gets an ordinary write.
-pub fn create_holding(dir: &Path, bytes: &[u8]) -> io::Result<NamedTempFile> {
-    let temp = create(dir)?;
-    write_new(temp.as_file(), bytes)?;
-    Ok(temp)
-}
-
 /// Offsets, lengths and memory of direct writes are multiples of this (the
 /// largest logical block size of common disks).
 const BLOCK: usize = 4096;
 
-/// Bytes built in memory to be written by [`create_holding`]: they start on
+/// Bytes built in memory to be written by [`write_new`]: they start on
 /// a block boundary as long as they fit the room reserved at first, so
 /// they go to the disk without being copied again.
 #[derive(Debug)]
@@ -121,9 +115,8 @@ impl io::Write for Image {
     }
 }
 
-/// Writes `bytes` to the empty file `file`.
 #[cfg(target_os = "linux")]
-fn write_new(file: &File, bytes: &[u8]) -> io::Result<()> {
+pub fn write_new(file: &File, bytes: &[u8]) -> io::Result<()> {
     use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
     use std::io::Write;
 
@@ -166,7 +159,7 @@ fn write_new(file: &File, bytes: &[u8]) -> io::Result<()> {
 
 /// Writes `bytes` to the empty file `file`.
 #[cfg(not(target_os = "linux"))]
-fn write_new(file: &File, bytes: &[u8]) -> io::Result<()> {
+pub fn write_new(file: &File, bytes: &[u8]) -> io::Result<()> {
     use std::io::Write;
     (&mut &*file).write_all(bytes)
 }
@@ -256,7 +249,8 @@ mod tests {
                 let mut image = Image::with_capacity(len);
                 io::Write::write_all(&mut image, &bytes).unwrap();
                 for from in [image.bytes(), &bytes[..], &bytes[1.min(len)..]] {
-                    let temp = create_holding(dir.path(), from).unwrap();
+                    let temp = create(dir.path()).unwrap();
+                    write_new(temp.as_file(), from).unwrap();
                     assert_eq!(temp.as_file().metadata().unwrap().len(), from.len() as u64);
                     assert!(std::fs::read(temp.path()).unwrap() == from, "{len} bytes");
                     let name = temp.path().file_name().unwrap().to_string_lossy();

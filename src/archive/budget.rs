@@ -10,6 +10,7 @@
 //! first free), and the process grew with the worker count whatever the
 //! budget said.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,11 +20,27 @@ use super::{Control, StemError};
 const RECHECK: Duration = Duration::from_millis(50);
 
 /// Bytes that deflate chunks in flight may hold, across a whole run.
+///
+/// Readers are served in the order they asked (a ticket each), so with
+/// more stems than the budget has chunks every stem goes on in turn: none
+/// waits while others take the room it was waiting for.
 #[derive(Debug)]
 pub struct ChunkBudget {
-    free: Mutex<usize>,
+    state: Mutex<Queue>,
     returned: Condvar,
     spares: Spares,
+}
+
+/// The free bytes, and the line of readers waiting for them.
+#[derive(Debug, Default)]
+struct Queue {
+    free: usize,
+    /// The next ticket to hand out.
+    next: u64,
+    /// The ticket served next.
+    serving: u64,
+    /// Tickets whose readers stopped waiting (cancel, timeout).
+    abandoned: BTreeSet<u64>,
 }
 
 /// Buffers that finished chunks gave back, for the next chunks to reuse:
@@ -95,7 +112,10 @@ impl ChunkBudget {
     /// holds in flight: its input, then its output).
     pub fn new(bytes: usize, chunk: usize) -> Self {
         ChunkBudget {
-            free: Mutex::new(bytes),
+            state: Mutex::new(Queue {
+                free: bytes,
+                ..Queue::default()
+            }),
             returned: Condvar::new(),
             spares: Spares {
                 keep: bytes.div_ceil(chunk.max(1)),
@@ -109,20 +129,34 @@ impl ChunkBudget {
         &self.spares
     }
 
-    /// Waits until `bytes` are free and takes them; gives up when the stem
-    /// must stop (cancel, timeout). The bytes come back when the permit drops.
+    /// Waits for its turn and until `bytes` are free, and takes them; gives
+    /// up when the stem must stop (cancel, timeout). The bytes come back
+    /// when the permit drops.
     pub fn take(&self, bytes: usize, control: &Control) -> Result<ChunkPermit<'_>, StemError> {
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut queue = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let ticket = queue.next;
+        queue.next += 1;
         loop {
-            if *free >= bytes {
-                *free -= bytes;
+            while queue.abandoned.first() == Some(&queue.serving) {
+                queue.abandoned.pop_first();
+                queue.serving += 1;
+            }
+            if queue.serving == ticket && queue.free >= bytes {
+                queue.free -= bytes;
+                queue.serving += 1;
+                // The next in line may fit too.
+                self.returned.notify_all();
                 return Ok(ChunkPermit {
                     budget: self,
                     bytes,
                 });
             }
-            control.check()?;
-            free = match self.returned.wait_timeout(free, RECHECK) {
+            if let Err(stop) = control.check() {
+                queue.abandoned.insert(ticket);
+                self.returned.notify_all();
+                return Err(stop);
+            }
+            queue = match self.returned.wait_timeout(queue, RECHECK) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -131,7 +165,10 @@ impl ChunkBudget {
 
     /// Bytes free now.
     pub fn free(&self) -> usize {
-        *self.free.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .free
     }
 }
 
@@ -144,12 +181,12 @@ pub struct ChunkPermit<'a> {
 
 impl Drop for ChunkPermit<'_> {
     fn drop(&mut self) {
-        let mut free = self
+        let mut queue = self
             .budget
-            .free
+            .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        *free += self.bytes;
+        queue.free += self.bytes;
         self.budget.returned.notify_all();
     }
 }
@@ -189,5 +226,50 @@ mod tests {
         ));
         assert!(started.elapsed() < Duration::from_secs(1));
         drop(hold);
+    }
+
+    #[test]
+    fn readers_are_served_in_the_order_they_asked_and_a_stopped_one_leaves_the_line() {
+        let budget = ChunkBudget::new(2, 1);
+        let go = Control {
+            cancel: CancelToken::new(),
+            deadline: None,
+        };
+        let stopped = Control {
+            cancel: CancelToken::new(),
+            deadline: None,
+        };
+        let first = budget.take(1, &go).unwrap();
+        let second = budget.take(1, &go).unwrap();
+        let order = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            // In line: a reader that will be cancelled, one that needs both
+            // units, then one that needs one.
+            let quitter = s.spawn(|| budget.take(1, &stopped).map(drop));
+            std::thread::sleep(Duration::from_millis(50));
+            let big = s.spawn(|| {
+                let permit = budget.take(2, &go).unwrap();
+                order.lock().unwrap().push("big");
+                std::thread::sleep(Duration::from_millis(50));
+                drop(permit);
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            let small = s.spawn(|| {
+                let _permit = budget.take(1, &go).unwrap();
+                order.lock().unwrap().push("small");
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            stopped.cancel.cancel();
+            assert!(matches!(quitter.join().unwrap(), Err(StemError::Cancelled)));
+            // One unit back: the small reader fits but is behind the big one.
+            drop(first);
+            std::thread::sleep(Duration::from_millis(150));
+            assert!(!small.is_finished(), "the small reader jumped the line");
+            drop(second);
+            big.join().unwrap();
+            small.join().unwrap();
+        });
+        assert_eq!(*order.lock().unwrap(), ["big", "small"]);
+        assert_eq!(budget.free(), 2);
     }
 }

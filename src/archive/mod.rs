@@ -3,7 +3,7 @@
 //! chunk, and memory stays bounded whatever the file sizes), data flushed to
 //! disk, then renamed into place. A small zip (at most 256 KiB
 //! of members) is built in memory instead and written to its temporary file
-//! in one go when it is committed ([`temp::create_holding`]).
+//! in one go when it is committed ([`temp::write_new`]).
 //!
 //! Stored and zstd members are streamed by the stem's own thread. Deflate
 //! members are cut into chunks that the compression pool compresses in
@@ -22,16 +22,16 @@ pub use budget::{Buffer, ChunkBudget, ChunkPermit, Spares};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rawzip::time::UtcDateTime;
 use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
 use crate::cancel::CancelToken;
-use crate::temp;
 use crate::plan::{Member, RunSettings, Stem};
 use crate::profile::Compression;
+use crate::temp;
 
 /// Size of the read buffer for stored and zstd members: the step at which
 /// cancel and timeout are checked.
@@ -153,6 +153,20 @@ pub struct Compressor {
     pub budget: ChunkBudget,
 }
 
+impl Compressor {
+    /// A pool of `threads` compression threads and the run's budget.
+    pub fn new(threads: usize) -> Result<Compressor, rayon::ThreadPoolBuildError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("stemzip-compress-{i}"))
+            .build()?;
+        Ok(Compressor {
+            pool,
+            budget: ChunkBudget::new(CHUNK_BUDGET, CHUNK_COST),
+        })
+    }
+}
+
 /// When a stem must stop: the run's cancel token and the stem's deadline.
 #[derive(Debug, Clone)]
 pub struct Control {
@@ -180,7 +194,7 @@ type Archive = ZipArchiveWriter<Sink>;
 
 /// A zip of at most this many bytes (as estimated from its members) is
 /// built in memory and written out whole when committed
-/// ([`temp::create_holding`]); a larger one streams through a temporary
+/// ([`temp::write_new`]); a larger one streams through a temporary
 /// file, and so does one that outgrows this while it is built (a member
 /// that grew since planning). Memory in flight stays small: only the zips
 /// waiting for or in a commit, and those being built, are held.
@@ -189,7 +203,7 @@ const IN_MEMORY: usize = 256 * 1024;
 /// Where a zip is written while it is built.
 struct Sink {
     /// The output folder, where a temporary file is created when needed.
-    dir: PathBuf,
+    folder: Arc<Folder>,
     to: To,
 }
 
@@ -204,7 +218,7 @@ impl Sink {
     /// Moves a zip built in memory to a temporary file.
     fn spill(&mut self) -> io::Result<()> {
         if let To::Memory(image) = &self.to {
-            let mut file = BufWriter::with_capacity(BUFFER_SIZE, temp::create(&self.dir)?);
+            let mut file = BufWriter::with_capacity(BUFFER_SIZE, self.folder.create_temp()?);
             file.write_all(image.bytes())?;
             self.to = To::File(file);
         }
@@ -361,67 +375,24 @@ fn read_error(member: &Member, source: io::Error) -> StemError {
     }
 }
 
-/// Writes `stem`'s zip into a temporary file in `output_dir`, or into
-/// memory for a small zip, ready to [`Prepared::place`]. Deflate chunks are compressed on `pool`; `progress`
-/// is called with the number of member bytes read since its last call.
+/// Writes `stem`'s zip into a temporary file in `folder`, or into memory
+/// for a small zip, ready to [`Prepared::place`]. Deflate chunks are
+/// compressed on `compressor`'s pool; `progress` is called with the number
+/// of member bytes read since its last call.
 pub fn write_stem(
     stem: &Stem,
-    output_dir: &Path,
+    folder: &Arc<Folder>,
     settings: &RunSettings,
     control: &Control,
     compressor: &Compressor,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Prepared, StemError> {
-    let final_path = stem.zip_path(output_dir);
-    if cfg!(windows)
-        && let Some(reason) = crate::plan::windows_name_problem(&format!("{}.zip", stem.name))
-    {
-        // Never create such a file, whatever form the path takes.
-        return Err(StemError::WindowsName {
-            zip: final_path,
-            reason,
-        });
-    }
-    if !settings.overwrite && final_path.exists() {
-        return Err(StemError::Exists { zip: final_path });
-    }
-    if let Some(bad) = stem.members.iter().find(|m| !m.utf8_name) {
-        return Err(StemError::NameNotUtf8 {
-            path: bad.path.clone(),
-        });
-    }
+    let final_path = stem.zip_path(folder.path());
+    refuse_to_start(stem, &final_path, settings)?;
     control.check()?;
-
-    let write_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| StemError::Write { path, source }
-    };
-    // Small stems need no 1 MiB buffers: many of them are the common case.
-    let small = |bytes: u64| {
-        usize::try_from(bytes.saturating_add(64 * 1024))
-            .map_or(BUFFER_SIZE, |b| b.clamp(4096, BUFFER_SIZE))
-    };
-    // Members, plus each entry's two headers (local and central, with the
-    // name in both) and the end record; more only if deflate grows.
-    let headers: u64 = stem
-        .members
-        .iter()
-        .map(|m| 2 * m.name.len() as u64 + 128)
-        .sum();
-    let estimate = stem.total_size().saturating_add(headers + 128);
-    // A small zip is built in memory unless it is to be read back from disk.
-    let to = match usize::try_from(estimate) {
-        Ok(estimate) if estimate <= IN_MEMORY && !settings.verify => {
-            To::Memory(temp::Image::with_capacity(estimate))
-        }
-        _ => {
-            let temp = temp::create(output_dir).map_err(write_err(output_dir))?;
-            To::File(BufWriter::with_capacity(small(stem.total_size()), temp))
-        }
-    };
     let sink = Sink {
-        dir: output_dir.to_owned(),
-        to,
+        folder: Arc::clone(folder),
+        to: start_sink(stem, folder, settings)?,
     };
     let mut archive: Archive = ZipArchiveWriter::new(sink);
     let out = Output {
@@ -429,37 +400,7 @@ pub fn write_stem(
         control,
         spares: compressor.budget.spares(),
     };
-    let bytes_in = match (settings.compression, settings.level) {
-        (Compression::Deflate, level) => {
-            let level = level.and_then(|l| u32::try_from(l).ok()).unwrap_or(6);
-            let level = deflate::backend_level(level);
-            add_deflated(
-                &mut archive,
-                &stem.members,
-                level,
-                &out,
-                compressor,
-                progress,
-            )?
-        }
-        (compression, level) => {
-            let largest = stem.members.iter().map(|m| m.size).max().unwrap_or(0);
-            let mut buffer = vec![0u8; small(largest)];
-            let mut total = 0;
-            for member in &stem.members {
-                total += add_streamed(
-                    &mut archive,
-                    member,
-                    compression,
-                    level,
-                    &out,
-                    &mut buffer,
-                    progress,
-                )?;
-            }
-            total
-        }
-    };
+    let bytes_in = add_members(&mut archive, stem, settings, &out, compressor, progress)?;
     let sink = archive
         .finish()
         .map_err(|e| archive_error(&final_path, "", e))?;
@@ -468,31 +409,7 @@ pub fn write_stem(
             let len = image.bytes().len() as u64;
             (Built::Memory(image), len)
         }
-        To::File(file) => {
-            let temp = file.into_inner().map_err(|e| {
-                let (source, file) = e.into_parts();
-                StemError::Write {
-                    path: file.get_ref().path().to_owned(),
-                    source,
-                }
-            })?;
-            let temp_path = temp.path().to_owned();
-            let bytes_out = temp
-                .as_file()
-                .metadata()
-                .map_err(write_err(&temp_path))?
-                .len();
-            if settings.verify {
-                read_back(&temp, stem, control).map_err(|e| match e {
-                    VerifyError::Stop(e) => e,
-                    VerifyError::Bad(message) => StemError::Verify {
-                        zip: final_path.clone(),
-                        message,
-                    },
-                })?;
-            }
-            (Built::File(temp), bytes_out)
-        }
+        To::File(file) => finish_file(file, stem, settings, control, &final_path)?,
     };
     control.check()?;
     Ok(Prepared {
@@ -502,6 +419,143 @@ pub fn write_stem(
         bytes_in,
         bytes_out,
     })
+}
+
+/// Why `stem`'s zip must not be written at all, if it must not: a name
+/// Windows refuses, a zip that exists with overwrite off, a member name
+/// that is not UTF-8.
+fn refuse_to_start(
+    stem: &Stem,
+    final_path: &Path,
+    settings: &RunSettings,
+) -> Result<(), StemError> {
+    if cfg!(windows)
+        && let Some(reason) = crate::plan::windows_name_problem(&format!("{}.zip", stem.name))
+    {
+        // Never create such a file, whatever form the path takes.
+        return Err(StemError::WindowsName {
+            zip: final_path.to_owned(),
+            reason,
+        });
+    }
+    if !settings.overwrite && final_path.exists() {
+        return Err(StemError::Exists {
+            zip: final_path.to_owned(),
+        });
+    }
+    if let Some(bad) = stem.members.iter().find(|m| !m.utf8_name) {
+        return Err(StemError::NameNotUtf8 {
+            path: bad.path.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// A write buffer for members of at most `bytes` bytes: small stems need
+/// no 1 MiB buffers, and many of them are the common case.
+fn buffer_for(bytes: u64) -> usize {
+    usize::try_from(bytes.saturating_add(64 * 1024))
+        .map_or(BUFFER_SIZE, |b| b.clamp(4096, BUFFER_SIZE))
+}
+
+/// Where `stem`'s zip is built: memory for a small zip (unless it is to be
+/// read back from disk), else a temporary file in `folder`.
+fn start_sink(stem: &Stem, folder: &Folder, settings: &RunSettings) -> Result<To, StemError> {
+    // Members, plus each entry's two headers (local and central, with the
+    // name in both) and the end record; more only if deflate grows.
+    let headers: u64 = stem
+        .members
+        .iter()
+        .map(|m| 2 * m.name.len() as u64 + 128)
+        .sum();
+    let estimate = stem.total_size().saturating_add(headers + 128);
+    match usize::try_from(estimate) {
+        Ok(estimate) if estimate <= IN_MEMORY && !settings.verify => {
+            Ok(To::Memory(temp::Image::with_capacity(estimate)))
+        }
+        _ => {
+            let temp = folder.create_temp().map_err(|source| StemError::Write {
+                path: folder.path().to_owned(),
+                source,
+            })?;
+            Ok(To::File(BufWriter::with_capacity(
+                buffer_for(stem.total_size()),
+                temp,
+            )))
+        }
+    }
+}
+
+/// Adds every member of `stem` to `archive` with the run's compression;
+/// returns the member bytes read.
+fn add_members(
+    archive: &mut Archive,
+    stem: &Stem,
+    settings: &RunSettings,
+    out: &Output<'_>,
+    compressor: &Compressor,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, StemError> {
+    match (settings.compression, settings.level) {
+        (Compression::Deflate, level) => {
+            let level = level.and_then(|l| u32::try_from(l).ok()).unwrap_or(6);
+            let level = deflate::backend_level(level);
+            add_deflated(archive, &stem.members, level, out, compressor, progress)
+        }
+        (compression, level) => {
+            let largest = stem.members.iter().map(|m| m.size).max().unwrap_or(0);
+            let mut buffer = vec![0u8; buffer_for(largest)];
+            let mut total = 0;
+            for member in &stem.members {
+                total += add_streamed(
+                    archive,
+                    member,
+                    compression,
+                    level,
+                    out,
+                    &mut buffer,
+                    progress,
+                )?;
+            }
+            Ok(total)
+        }
+    }
+}
+
+/// Ends a zip written to a temporary file: its buffer written out, its
+/// size taken, and (with `verify`) the whole zip read back and checked.
+fn finish_file(
+    file: BufWriter<tempfile::NamedTempFile>,
+    stem: &Stem,
+    settings: &RunSettings,
+    control: &Control,
+    final_path: &Path,
+) -> Result<(Built, u64), StemError> {
+    let temp = file.into_inner().map_err(|e| {
+        let (source, file) = e.into_parts();
+        StemError::Write {
+            path: file.get_ref().path().to_owned(),
+            source,
+        }
+    })?;
+    let bytes_out = temp
+        .as_file()
+        .metadata()
+        .map_err(|source| StemError::Write {
+            path: temp.path().to_owned(),
+            source,
+        })?
+        .len();
+    if settings.verify {
+        read_back(&temp, stem, control).map_err(|e| match e {
+            VerifyError::Stop(e) => e,
+            VerifyError::Bad(message) => StemError::Verify {
+                zip: final_path.to_owned(),
+                message,
+            },
+        })?;
+    }
+    Ok((Built::File(temp), bytes_out))
 }
 
 /// A complete zip, in its temporary file or in memory, waiting to be committed.
@@ -522,7 +576,7 @@ impl Prepared {
     /// every zip placed before it, so the engine places many zips at once
     /// (the file system then flushes them together) and flushes the folder
     /// for all those that were placed meanwhile.
-    pub fn place(self) -> Result<Written, StemError> {
+    pub fn place(self, folder: &Folder) -> Result<Written, StemError> {
         let Prepared {
             built,
             zip,
@@ -533,11 +587,17 @@ impl Prepared {
         let temp = match built {
             Built::File(temp) => temp,
             Built::Memory(image) => {
-                let dir = zip.parent().unwrap_or(Path::new("."));
-                temp::create_holding(dir, image.bytes()).map_err(|source| StemError::Write {
+                let temp = folder.create_temp().map_err(|source| StemError::Write {
                     path: zip.clone(),
                     source,
-                })?
+                })?;
+                temp::write_new(temp.as_file(), image.bytes()).map_err(|source| {
+                    StemError::Write {
+                        path: temp.path().to_owned(),
+                        source,
+                    }
+                })?;
+                temp
             }
         };
         temp.as_file()
@@ -553,11 +613,13 @@ impl Prepared {
             let Some(temp) = pending.take() else {
                 return Err(io::Error::other("the temporary file is gone"));
             };
-            let result = if overwrite {
-                temp.persist(&zip)
-            } else {
-                temp.persist_noclobber(&zip)
-            };
+            let result = folder.change(|| {
+                if overwrite {
+                    temp.persist(&zip)
+                } else {
+                    temp.persist_noclobber(&zip)
+                }
+            });
             result.map(drop).map_err(|e| {
                 pending = Some(e.file);
                 e.error
@@ -830,6 +892,11 @@ fn write_chunks(
             if item.last {
                 break;
             }
+            // The chunk's memory goes back to the budget now, not once the
+            // next chunk arrives: a writer that held it while waiting for a
+            // chunk not yet read would hold room its reader waits for, and
+            // with more stems than the budget has chunks every stem stopped.
+            drop(item);
             item = next()?.ok_or_else(|| StemError::Entry {
                 zip: out.zip.to_owned(),
                 name: name.to_owned(),
@@ -959,12 +1026,22 @@ pub fn create_folder(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The output folder of a run, whose entries are flushed to disk after
-/// renames (on Unix; elsewhere a folder cannot be opened as a file and
-/// [`Folder::flush`] does nothing).
+/// The output folder of a run: where its temporary zips are created and
+/// renamed, one change at a time, and whose entries are flushed to disk
+/// after renames (on Unix; elsewhere a folder cannot be opened as a file
+/// and [`Folder::flush`] does nothing).
+///
+/// Creating or renaming a file takes the folder's lock in the kernel. When
+/// many threads do it at once, those waiting spin on the processor while
+/// the holder works, and on ext4 right after many deletions each creation
+/// is slow (it skips recently deleted inodes), so the spinning cost more
+/// processor time than the work: the run's threads take turns here
+/// instead, waiting asleep (measured in BENCHMARKS.md).
 #[derive(Debug)]
 pub struct Folder {
+    path: PathBuf,
     file: Option<File>,
+    entries: Mutex<()>,
 }
 
 impl Folder {
@@ -972,12 +1049,32 @@ impl Folder {
     /// flushed (best effort: the zips' own data is flushed regardless).
     pub fn open(dir: &Path) -> Folder {
         Folder {
+            path: dir.to_owned(),
             file: if cfg!(unix) {
                 File::open(dir).ok()
             } else {
                 None
             },
+            entries: Mutex::new(()),
         }
+    }
+
+    /// The folder's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `change` (a file created in the folder or renamed into it)
+    /// while no other thread of the run changes the folder's entries.
+    pub fn change<T>(&self, change: impl FnOnce() -> T) -> T {
+        let _one_at_a_time = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        change()
+    }
+
+    /// Creates a locked temporary zip file in the folder
+    /// ([`temp::create`]).
+    pub fn create_temp(&self) -> io::Result<tempfile::NamedTempFile> {
+        self.change(|| temp::create(&self.path))
     }
 
     /// Flushes the folder's entries: every rename made before the call is

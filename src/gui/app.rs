@@ -523,13 +523,13 @@ impl StemzipApp {
                         .join("; "),
                     other => other.to_string(),
                 })
-                .map(|mut plan| {
+                .and_then(|mut plan| {
                     plan.profile_path = path;
                     if let Some(names) = &only {
                         plan.retain_stems(|s| names.iter().any(|n| n == s));
                     }
-                    let run = engine::start(plan.clone());
-                    (run, Box::new(plan))
+                    let run = engine::start(plan.clone()).map_err(|e| e.to_string())?;
+                    Ok((run, Box::new(plan)))
                 });
             let _ = tx.send(Msg::RunStarted { result, retry });
             if let Some(ctx) = ctx {

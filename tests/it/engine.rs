@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use stemzip::report::Report;
@@ -317,23 +318,33 @@ fn zips_whose_names_differ_only_in_case_are_warned_about_and_never_replace_each_
             zips: vec!["caseA.zip".into(), "casea.zip".into()]
         }]
     );
-    if stemzip::temp::ignores_case(&t.out()).unwrap() {
-        // One file for both names (Windows, macOS): the first stem in name
-        // order is written, the other fails naming the zip it would replace.
-        eprintln!("the output folder ignores letter case: the failure branch runs");
-        for round in 0..2 {
-            let (events, summary) = execute(crate::helpers::plan(&p));
-            assert!(matches!(outcome(&events, "caseA"), Event::Finished { .. }));
-            match outcome(&events, "casea") {
-                Event::Failed { error, .. } => {
-                    assert!(error.contains("same file as caseA.zip"), "{error}")
-                }
-                other => panic!("casea did not fail: {other:?}"),
+    // Where the folder ignores case (Windows, macOS; told to the run here,
+    // so the branch runs on every system): one file for both names. The
+    // first stem in name order is written, the other fails naming the zip
+    // it would replace.
+    let case_blind = |p: &Path| {
+        let mut plan = crate::helpers::plan(p);
+        plan.settings.folder_ignores_case = Some(true);
+        plan
+    };
+    for round in 0..2 {
+        let (events, summary) = execute(case_blind(&p));
+        assert!(matches!(outcome(&events, "caseA"), Event::Finished { .. }));
+        match outcome(&events, "casea") {
+            Event::Failed { error, .. } => {
+                assert!(error.contains("same file as caseA.zip"), "{error}")
             }
-            assert_eq!((summary.done, summary.failed), (1, 1), "round {round}");
-            assert_eq!(zip_names(&t.out().join("caseA.zip")), ["caseA_1.csv"]);
+            other => panic!("casea did not fail: {other:?}"),
         }
+        assert_eq!((summary.done, summary.failed), (1, 1), "round {round}");
+        assert_eq!(zip_names(&t.out().join("caseA.zip")), ["caseA_1.csv"]);
+        assert!(!t.out().join("casea.zip").exists() || case_blind_fs(&t.out()));
+    }
+    if stemzip::temp::ignores_case(&t.out()).unwrap() {
         return;
+    }
+    for zip in ["caseA.zip", "casea.zip"] {
+        let _ = fs::remove_file(t.out().join(zip));
     }
     // Here the two names are two files: every run writes (and with
     // overwrite on, replaces) both.
@@ -368,7 +379,7 @@ fn zips_reports_and_profiles_get_the_permissions_any_new_file_gets() {
     let reference = t.file("new-file.txt", "");
     let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
     if mode(&reference) == 0o600 {
-        eprintln!("skipped: with umask 077 new files are owner-only anyway");
+        skipped("with umask 077 new files are owner-only anyway");
         return;
     }
     for made in [t.out().join("good.zip"), report, saved] {
@@ -436,7 +447,7 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
     let p = t.profile(
         "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
     );
-    let run = stemzip::engine::start(plan(&p));
+    let run = stemzip::engine::start(plan(&p)).unwrap();
     // The largest stem starts first; cancel once it is writing.
     let mut events = events_until_reading(&run, "big");
     run.cancel();
@@ -455,6 +466,88 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
     };
     assert!(summary.was_cancelled);
     assert_eq!(summary.cancelled, 2);
+    assert!(t.outputs().is_empty(), "{:?}", t.outputs());
+}
+
+/// Regression: with more stems in flight than the memory budget has
+/// chunks (32 workers, 40 stems of several chunks), every stem's writer
+/// held one chunk's room while waiting for a chunk its reader could not
+/// get room for, and the run stopped for good. Every event must now come
+/// within a minute and every zip be complete.
+#[test]
+fn more_stems_in_flight_than_the_budget_has_chunks_all_finish() {
+    let t = Tree::new();
+    let names: Vec<String> = (0..40).map(|i| format!("case{i:02}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        t.file(&format!("yml/{name}.yml"), "");
+        t.file(
+            &format!("csv/{name}_1.csv"),
+            random_walk_csv(i as u64, 3 << 20),
+        );
+    }
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 32\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let run = stemzip::engine::start(plan(&p)).unwrap();
+    let mut events = Vec::new();
+    loop {
+        let event = run
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the run stopped making progress");
+        let last = matches!(event, Event::RunFinished(_));
+        events.push(event);
+        if last {
+            break;
+        }
+    }
+    let Some(Event::RunFinished(summary)) = events.last() else {
+        panic!()
+    };
+    assert_eq!(summary.done, 40, "{summary:?}");
+    for name in &names {
+        check_with_readers(&t.out().join(format!("{name}.zip")));
+    }
+}
+
+/// With 32 workers, every stem reading and chunks queued for compression
+/// everywhere, a cancel still lands within a second: queued chunks are
+/// dropped, not compressed.
+#[test]
+fn cancel_lands_within_a_second_with_32_workers_busy() {
+    let t = Tree::new();
+    let names: Vec<String> = (0..32).map(|i| format!("big{i:02}")).collect();
+    for name in &names {
+        t.file(&format!("yml/{name}.yml"), "");
+        sparse(&t, &format!("csv/{name}_1.csv"), 64 << 30);
+    }
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 32\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let run = stemzip::engine::start(plan(&p)).unwrap();
+    // Wait until every stem has started and the last one is reading.
+    let mut events = Vec::new();
+    let mut started = std::collections::HashSet::new();
+    while started.len() < names.len() {
+        let e = run.events().recv_timeout(Duration::from_secs(60)).unwrap();
+        if let Event::Started { name, .. } = &e {
+            started.insert(name.clone());
+        }
+        events.push(e);
+    }
+    events.extend(events_until_reading(&run, "big31"));
+    run.cancel();
+    let cancelled_at = std::time::Instant::now();
+    events.extend(run.events().iter());
+    let took = cancelled_at.elapsed();
+    assert!(took < Duration::from_secs(1), "the cancel took {took:?}");
+    for name in &names {
+        assert!(
+            matches!(outcome(&events, name), Event::Cancelled { .. }),
+            "{name}: {:?}",
+            outcome(&events, name)
+        );
+    }
     assert!(t.outputs().is_empty(), "{:?}", t.outputs());
 }
 
@@ -531,4 +624,9 @@ fn no_report_is_written_when_every_stem_succeeds() {
     ));
     assert_eq!(summary.report, None);
     assert_eq!(t.outputs(), ["good.zip"]);
+}
+
+/// Whether `dir` ignores letter case (as the run's own probe finds).
+fn case_blind_fs(dir: &Path) -> bool {
+    stemzip::temp::ignores_case(dir).unwrap()
 }

@@ -1,0 +1,110 @@
+//! The run's bookkeeping, on the thread that called the engine: every event
+//! passes through [`Tally::record`] on its way to the caller, which counts
+//! it in the summary and keeps each stem's outcome for the error report.
+//!
+//! Threads: none of its own. What crosses its boundary: [`Event`]s in (from
+//! the stem and commit threads, over the engine's channel), the same events
+//! out to the caller's sink, then the [`Summary`] in the last event.
+
+use std::time::Instant;
+
+use crate::cancel::CancelToken;
+use crate::event::{Event, Summary};
+use crate::plan::Plan;
+use crate::report::{Report, StemOutcome};
+
+/// Counts a run's events and remembers how each stem ended.
+pub(super) struct Tally<'p, S: FnMut(Event)> {
+    plan: &'p Plan,
+    sink: S,
+    outcomes: Vec<Option<StemOutcome>>,
+    summary: Summary,
+    started: Instant,
+}
+
+impl<'p, S: FnMut(Event)> Tally<'p, S> {
+    /// Starts the tally of a run of `plan`: every stem is reported queued.
+    pub(super) fn new(plan: &'p Plan, sink: S) -> Self {
+        let mut tally = Tally {
+            plan,
+            sink,
+            outcomes: vec![None; plan.stems.len()],
+            summary: Summary {
+                stems: plan.stems.len(),
+                ..Summary::default()
+            },
+            started: Instant::now(),
+        };
+        for (i, stem) in plan.stems.iter().enumerate() {
+            tally.record(Event::Queued {
+                stem: i,
+                name: stem.name.clone(),
+                files: stem.members.len(),
+                bytes: stem.total_size(),
+            });
+        }
+        tally
+    }
+
+    /// Counts `event` (a stem's terminal event once) and hands it on.
+    pub(super) fn record(&mut self, event: Event) {
+        if let (Some(i), Some(status)) = (event.stem(), event.status())
+            && status.is_terminal()
+            && let (Some(slot), Some(stem)) = (self.outcomes.get_mut(i), self.plan.stems.get(i))
+            && slot.is_none()
+        {
+            self.summary.count(status);
+            if let Event::Finished {
+                bytes_in,
+                bytes_out,
+                ..
+            } = &event
+            {
+                self.summary.bytes_in += bytes_in;
+                self.summary.bytes_out += bytes_out;
+            }
+            *slot = Some(StemOutcome::from_event(stem, &event));
+        }
+        (self.sink)(event);
+    }
+
+    /// Reports every stem of `stems` that has no outcome yet as failed
+    /// with `error`.
+    pub(super) fn fail_unfinished(&mut self, stems: &[usize], error: &str) {
+        for &i in stems {
+            if self.outcomes.get(i).is_some_and(Option::is_none) {
+                self.record(Event::Failed {
+                    stem: i,
+                    name: self.plan.stems[i].name.clone(),
+                    error: error.to_owned(),
+                    seconds: 0.0,
+                });
+            }
+        }
+    }
+
+    /// Ends the run: a stem still without an outcome (which the engine
+    /// never leaves) is failed, the error report is written if asked for,
+    /// and the summary goes out as the last event.
+    pub(super) fn finish(mut self, cancel: &CancelToken) {
+        let all: Vec<usize> = (0..self.plan.stems.len()).collect();
+        self.fail_unfinished(&all, "internal error: the stem ended without a result");
+        let mut summary = self.summary;
+        summary.seconds = self.started.elapsed().as_secs_f64();
+        summary.was_cancelled = cancel.is_cancelled();
+        let problems: Vec<StemOutcome> = self
+            .outcomes
+            .into_iter()
+            .flatten()
+            .filter(|o| o.status.is_problem())
+            .collect();
+        if self.plan.settings.save_error_reports && !problems.is_empty() {
+            let report = Report::new(self.plan, summary.clone(), problems);
+            match report.save_in(&self.plan.output_dir) {
+                Ok(path) => summary.report = Some(path),
+                Err(e) => summary.report_error = Some(e.to_string()),
+            }
+        }
+        (self.sink)(Event::RunFinished(summary));
+    }
+}
