@@ -61,11 +61,26 @@ fn exit_status_is_1_when_a_stem_fails_and_the_rest_are_written() {
 fn workers_flag_sets_the_worker_count() {
     let t = Tree::new();
     t.stems(&["a"]).data(&["a_1.csv"]);
-    let p = t.profile("parallel_processing:\n  enabled: false\n");
-    let out = stemzip(&["run", p.to_str().unwrap(), "--workers", "0"]);
+    let p = t.profile("parallel_processing:\n  max_workers: 5\n");
+    let p = p.to_str().unwrap();
+    let workers = |extra: &[&str]| {
+        let mut args = vec!["run", p, "--dry-run", "--json"];
+        args.extend_from_slice(extra);
+        let out = stemzip(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        let line = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v.get("settings").is_some())
+            .unwrap_or_else(|| panic!("no settings in {text}"));
+        line["settings"]["workers"].as_u64().unwrap()
+    };
+    assert_eq!(workers(&[]), 5, "the profile's max_workers");
+    assert_eq!(workers(&["--workers", "3"]), 3, "the flag wins");
+    let out = stemzip(&["run", p, "--workers", "0"]);
     assert_eq!(out.status.code(), Some(2), "0 workers must be refused");
-    let out = stemzip(&["run", p.to_str().unwrap(), "--workers", "3", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--workers"), "{}", stderr(&out));
 }
 
 #[test]

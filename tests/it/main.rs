@@ -8,6 +8,7 @@ mod grouping;
 #[cfg(feature = "gui")]
 mod gui;
 mod helpers;
+mod layers;
 mod profiles;
 mod pyyaml;
 mod reliability;

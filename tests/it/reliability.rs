@@ -3,6 +3,7 @@
 #![cfg_attr(not(unix), allow(unused_imports, dead_code))] // used by the Unix-only tests
 
 use std::fs;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -115,17 +116,45 @@ fn a_run_killed_at_any_moment_leaves_only_valid_zips_and_the_next_run_cleans_up(
         t.file(&format!("csv/{s}_part2.csv"), format!("{s} footer\n"));
     }
     let p = t.profile("archive:\n  compression: deflate\n  level: 1\n");
-    for delay_ms in [100, 300, 700, 1200] {
+    // Killed before any zip, then after the 1st, 3rd and 5th zip was
+    // reported finished (so with zips done and others being written).
+    for finished_before_kill in [0, 1, 3, 5] {
+        for zip in list(&t.out()).iter().filter(|n| n.ends_with(".zip")) {
+            fs::remove_file(t.out().join(zip)).unwrap();
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_stemzip"))
-            .args(["run", p.to_str().unwrap()])
-            .stdout(Stdio::null())
+            .args(["run", p.to_str().unwrap(), "--json"])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        let mut reported = Vec::new();
+        if finished_before_kill == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+        } else {
+            let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+            for line in lines {
+                let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+                if event["event"] == "finished" {
+                    reported.push(event["name"].as_str().unwrap().to_owned());
+                    if reported.len() == finished_before_kill {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(reported.len(), finished_before_kill, "the run ended first");
+        }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        every_zip_is_valid(&t.out());
+        let zips = every_zip_is_valid(&t.out());
+        assert!(zips >= reported.len(), "{zips} zips, {reported:?} reported");
+        for name in &reported {
+            assert_eq!(zip_names(&t.out().join(format!("{name}.zip"))).len(), 3);
+        }
+        assert!(
+            zips < 6,
+            "killed after {finished_before_kill}: the run had ended"
+        );
     }
     let out = stemzip(&["run", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -148,7 +177,7 @@ fn a_member_changed_while_read_fails_its_stem(archive: &str, change: impl FnOnce
     let p = t.profile(&format!(
         "parallel_processing:\n  max_workers: 2\narchive:\n{archive}"
     ));
-    let run = stemzip::engine::start(plan(&p));
+    let run = stemzip::engine::start(plan(&p)).unwrap();
     let mut events = events_until_reading(&run, "changing");
     change(&fs::OpenOptions::new().write(true).open(&big).unwrap());
     events.extend(run.events().iter());
@@ -196,7 +225,7 @@ fn a_member_that_shrinks_with_its_time_put_back_fails_its_stem() {
 #[test]
 fn an_unreadable_member_fails_only_its_stem_naming_the_file_and_the_os_error() {
     if !is_root() {
-        eprintln!("skipped: needs root to run stemzip as an unprivileged user");
+        skipped("needs root to run stemzip as an unprivileged user");
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -230,7 +259,7 @@ fn an_unreadable_member_fails_only_its_stem_naming_the_file_and_the_os_error() {
 #[test]
 fn an_output_folder_that_is_not_writable_fails_the_stems_with_the_os_error() {
     if !is_root() {
-        eprintln!("skipped: needs root to run stemzip as an unprivileged user");
+        skipped("needs root to run stemzip as an unprivileged user");
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -268,7 +297,7 @@ fn a_full_disk_fails_the_stem_that_does_not_fit_and_the_others_are_written() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("skipped: cannot mount a small tmpfs here (needs root and mount rights)");
+        skipped("cannot mount a small tmpfs here (needs root and mount rights)");
         return;
     }
     struct Unmount<'a>(&'a Path);
