@@ -11,6 +11,7 @@ as an SVG chart.
     cargo build --release --no-default-features   # the engine, without the window
     python3 benches/bench.py [--rounds 3] [--only 1,2] [--data DIR] > table.md
     python3 benches/bench.py --memory       # peak RSS with 1 to 32 workers
+    python3 benches/bench.py --small-stems  # workload 1, outputs moved aside / deleted
 
 Workload 1 (sub-second runs) always gets at least 7 rounds.
 
@@ -327,6 +328,78 @@ def planning(base):
     return rows
 
 
+
+def measure_sys(cmd, shell=False):
+    """Like measure, also returning the kernel (system) CPU seconds."""
+    if isinstance(cmd, str):
+        cmd = ["sh", "-c", cmd]
+    report = os.path.join(os.environ.get("TMPDIR", "/tmp"), "stemzip-bench-time.txt")
+    start = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", "-o", report] + cmd,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    if p.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr.decode(errors="replace")[-2000:]))
+    with open(report) as f:
+        fields = f.read().split()[-4:]
+    return wall, float(fields[1]) + float(fields[2]), float(fields[2])
+
+
+def small_stems(base, workers, rounds):
+    """Workload 1 (2,000 small stems, stored) in the two conditions reruns
+    meet: the previous output moved aside (and deleted after the workload),
+    and the previous output deleted (rm -rf) just before each run, as a
+    rerun that replaces its zips or a clean-up script does. stemzip, the
+    Python reference and `cp -r` + `sync` of the same zips alternate; one
+    warm-up round, then `rounds` rounds; median and spread (min-max)."""
+    name, stems, files, size, _ = WORKLOADS[0]
+    d = make_workload(base, name, stems, files, size)
+    out = os.path.join(base, "out")
+    zips = os.path.join(base, "zips1")
+    prof = profile(d, out, "stored", None)
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([STEMZIP, "run", prof], check=True, stdout=subprocess.DEVNULL)
+    shutil.rmtree(zips, ignore_errors=True)
+    os.rename(out, zips)
+    tools = [
+        ("stemzip stored, %d workers" % workers, [STEMZIP, "run", prof, "--workers", str(workers)]),
+        ("python original (zipfile, %d procs)" % workers, ["python3", ORIGINAL, d + "/yml", d + "/csv", out, str(workers), "stored"]),
+        ("cp -r + sync of the same zips", "cp -r %s %s && sync" % (zips, out)),
+    ]
+    print("| condition | tool | wall s median | wall s min-max | kernel CPU s median | vs stemzip |")
+    print("|---|---|---:|---:|---:|---:|")
+    for condition in ("moved aside", "deleted just before"):
+        trash = out + ".old"
+        shutil.rmtree(trash, ignore_errors=True)
+        os.makedirs(trash)
+        results = {label: [] for label, _ in tools}
+        runs = 0
+        for r in range(rounds + 1):
+            order = tools if r % 2 == 0 else list(reversed(tools))
+            for label, cmd in order:
+                if os.path.exists(out):
+                    if condition == "moved aside":
+                        runs += 1
+                        os.rename(out, os.path.join(trash, str(runs)))
+                    else:
+                        shutil.rmtree(out)
+                subprocess.run(["sync"])
+                result = measure_sys(cmd)
+                if r > 0:
+                    results[label].append(result)
+                print("  %-12s %-40s round %d: %.2f s" % (condition, label, r, result[0]), file=sys.stderr)
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(trash, ignore_errors=True)
+        ref = statistics.median(x[0] for x in results[tools[0][0]])
+        for label, _ in tools:
+            walls = [x[0] for x in results[label]]
+            kernel = statistics.median(x[2] for x in results[label])
+            print("| %s | %s | %.2f | %.2f-%.2f | %.2f | %.2fx |" % (
+                condition, label, statistics.median(walls), min(walls), max(walls), kernel,
+                statistics.median(walls) / ref))
+        sys.stdout.flush()
+    shutil.rmtree(zips, ignore_errors=True)
+
 def memory_table(base, scratch, rounds):
     """Peak RSS and wall time of stemzip alone for each worker count, on the
     workloads where memory could grow with workers: one 384 MiB file and
@@ -366,6 +439,7 @@ def main():
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--planning", action="store_true", help="only time planning 20,000 stems x 100,000 files")
     ap.add_argument("--memory", action="store_true", help="only the peak RSS and wall time of stemzip with 1 to 32 workers")
+    ap.add_argument("--small-stems", action="store_true", help="only workload 1, outputs moved aside and deleted, with kernel CPU (7 rounds unless --rounds is larger)")
     args = ap.parse_args()
     if not os.access(STEMZIP, os.X_OK):
         sys.exit("build first: cargo build --release --no-default-features")
@@ -379,6 +453,9 @@ def main():
         return
     if args.memory:
         memory_table(args.data, scratch, args.rounds)
+        return
+    if args.small_stems:
+        small_stems(args.data, args.workers, max(args.rounds, 7))
         return
     print("| workload | tool | wall s | CPU s | peak RSS MiB | output MiB | vs stemzip |")
     print("|---|---|---:|---:|---:|---:|---:|")
