@@ -530,6 +530,7 @@ fn window(
         profile,
         run_now,
         overlay,
+        scripted_dialogs: false,
     };
     match crate::gui::run(options) {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,6 +52,10 @@ pub struct StemOutcome {
     pub zip: Option<PathBuf>,
     /// The member files (full paths).
     pub members: Vec<PathBuf>,
+    /// The members' size when the run was planned (0 in reports written
+    /// before this was recorded).
+    #[serde(default)]
+    pub bytes_planned: u64,
     /// Bytes read.
     #[serde(default)]
     pub bytes_in: u64,
@@ -73,6 +77,7 @@ impl StemOutcome {
             reason: None,
             zip: None,
             members: stem.members.iter().map(|m| m.path.clone()).collect(),
+            bytes_planned: stem.total_size(),
             bytes_in: 0,
             bytes_out: 0,
             seconds: 0.0,

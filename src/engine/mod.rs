@@ -31,6 +31,7 @@ mod schedule;
 mod tally;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::JoinHandle;
 
@@ -71,6 +72,9 @@ pub struct Run {
     events: Receiver<Event>,
     cancel: CancelToken,
     thread: Option<JoinHandle<()>>,
+    /// Set when the receiver found no event waiting ([`Run::waiting`]):
+    /// the next event then wakes it.
+    idle: Arc<AtomicBool>,
 }
 
 impl Run {
@@ -82,6 +86,24 @@ impl Run {
     /// Asks the run to stop.
     pub fn cancel(&self) {
         self.cancel.cancel();
+    }
+
+    /// Takes the next event if one is waiting (as [`Receiver::try_recv`]).
+    /// When none is, the run's waker (see [`start_waking`]) is called once
+    /// the next one is sent.
+    pub fn try_event(&self) -> Result<Event, mpsc::TryRecvError> {
+        match self.events.try_recv() {
+            Err(mpsc::TryRecvError::Empty) => {}
+            other => return other,
+        }
+        // Say so before looking again, so that an event sent meanwhile is
+        // either seen here or wakes the receiver.
+        self.idle.store(true, Ordering::SeqCst);
+        let next = self.events.try_recv();
+        if next.is_ok() {
+            self.idle.store(false, Ordering::SeqCst);
+        }
+        next
     }
 
     /// A token that cancels this run (e.g. from a Ctrl-C handler).
@@ -111,13 +133,35 @@ pub fn start(plan: Plan) -> Result<Run, ThreadError> {
 
 /// Like [`start`], with a cancel token the caller already holds.
 pub fn start_with(plan: Plan, cancel: CancelToken) -> Result<Run, ThreadError> {
+    start_waking(plan, cancel, || {})
+}
+
+/// Like [`start_with`]; `wake` is called when an event is sent while the
+/// receiver is waiting for one (it found none with [`Run::try_event`]), at
+/// most once per such wait. A window passes its repaint request, so it is
+/// woken by the run rather than polling it.
+pub fn start_waking(
+    plan: Plan,
+    cancel: CancelToken,
+    wake: impl Fn() + Send + 'static,
+) -> Result<Run, ThreadError> {
     let (tx, rx) = mpsc::channel();
     let token = cancel.clone();
-    let thread = spawn("stemzip-run".to_owned(), move || execute(plan, &token, &tx))?;
+    let idle = Arc::new(AtomicBool::new(false));
+    let waiting = Arc::clone(&idle);
+    let thread = spawn("stemzip-run".to_owned(), move || {
+        execute_with(plan, &token, |event| {
+            let _ = tx.send(event);
+            if waiting.swap(false, Ordering::SeqCst) {
+                wake();
+            }
+        });
+    })?;
     Ok(Run {
         events: rx,
         cancel,
         thread: Some(thread),
+        idle,
     })
 }
 

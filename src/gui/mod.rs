@@ -1,20 +1,27 @@
 //! The desktop window: a thin front end over the same plan and engine as
 //! `stemzip run`.
 //!
-//! - `app.rs`: state and logic (commands, background answers, engine events);
+//! - `app/`: the window's state (`mod.rs`), its logic between frames
+//!   (`logic.rs`), commands (`commands.rs`), profile and report files
+//!   (`files.rs`) and runs (`runs.rs`);
 //! - `form.rs`: the profile form; `preview.rs`: the plan preview;
 //! - `results.rs`: progress, results table and details;
-//! - `profiles.rs`: the File menu and the unsaved-changes question.
+//! - `menu.rs`: the menu bar and keyboard shortcuts; `toolbar.rs`: Run,
+//!   Cancel and the output folder; `status.rs`: the status bar;
+//! - `profiles.rs`: the unsaved-changes question.
 
 mod app;
 mod form;
+mod menu;
 mod preview;
 mod profiles;
 mod results;
+mod status;
+mod toolbar;
 
 use std::path::PathBuf;
 
-pub use app::{AppOptions, Command, Document, Notice, Remembered, StemzipApp};
+pub use app::{AppOptions, Command, Document, Notice, Remembered, StemzipApp, ThemeChoice};
 pub use form::FolderField;
 pub use results::Row;
 
@@ -30,23 +37,12 @@ pub fn config_dir() -> Option<PathBuf> {
 /// Draws one frame of the window.
 fn draw(app: &mut StemzipApp, ui: &mut egui::Ui) {
     let mut commands = Vec::new();
+    menu::shortcuts(app, ui.ctx(), &mut commands);
     egui::Panel::top("menu").show(ui, |ui| {
-        profiles::menu_ui(app, ui, &mut commands);
+        menu::menu_ui(app, ui, &mut commands);
     });
-    egui::Panel::top("toolbar").show(ui, |ui| toolbar_ui(app, ui, &mut commands));
-    egui::Panel::bottom("status").show(ui, |ui| {
-        match &app.notice {
-            Some(n) if n.is_error => {
-                ui.colored_label(ui.visuals().error_fg_color, &n.text);
-            }
-            Some(n) => {
-                ui.label(&n.text);
-            }
-            None => {
-                ui.label("Ready.");
-            }
-        };
-    });
+    egui::Panel::top("toolbar").show(ui, |ui| toolbar::toolbar_ui(app, ui, &mut commands));
+    egui::Panel::bottom("status").show(ui, |ui| status::status_ui(app, ui));
     egui::Panel::left("form")
         .resizable(true)
         .default_size(420.0)
@@ -72,50 +68,6 @@ fn draw(app: &mut StemzipApp, ui: &mut egui::Ui) {
     for c in commands {
         app.command(c);
     }
-}
-
-fn toolbar_ui(app: &StemzipApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
-    ui.horizontal(|ui| {
-        let blocked = app.run_blocked_reason();
-        let run = ui
-            .add_enabled(blocked.is_none(), egui::Button::new("▶ Run"))
-            .on_hover_text("Zip every stem of this profile");
-        let run = match &blocked {
-            Some(reason) => run.on_disabled_hover_text(format!("Cannot run: {reason}")),
-            None => run,
-        };
-        if run.clicked() {
-            commands.push(Command::Run);
-        }
-        if ui
-            .add_enabled(app.is_running(), egui::Button::new("■ Cancel"))
-            .on_hover_text("Stop the run: running stems stop, finished zips stay")
-            .clicked()
-        {
-            commands.push(Command::Cancel);
-        }
-        if let Some(plan) = app.preview.plan()
-            && ui
-                .button("Open output folder")
-                .on_hover_text(plan.output_dir.display().to_string())
-                .clicked()
-        {
-            commands.push(Command::ShowFolder(plan.output_dir.clone()));
-        }
-        ui.separator();
-        ui.label(format!(
-            "{}{}",
-            app.doc.path.as_ref().map_or_else(
-                || "untitled profile".to_owned(),
-                |p| p.display().to_string()
-            ),
-            if app.doc.is_dirty() {
-                " (unsaved changes)"
-            } else {
-                ""
-            }
-        ));
-    });
 }
 
 /// Which renderer draws the window.

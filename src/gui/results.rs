@@ -44,7 +44,7 @@ impl Row {
         Row {
             outcome: o.clone(),
             files: o.members.len(),
-            bytes_total: o.bytes_in,
+            bytes_total: o.bytes_planned.max(o.bytes_in),
         }
     }
 
@@ -291,6 +291,19 @@ impl Results {
                 .show(ui, |ui| self.details_ui(ui, commands));
         }
         self.table_ui(ui);
+    }
+
+    /// How much of the run is done, from 0 to 1, once a run started.
+    pub fn fraction_done(&self) -> Option<f32> {
+        let p = &self.progress;
+        p.started?;
+        Some(if p.bytes_total > 0 {
+            p.bytes_done as f32 / p.bytes_total as f32
+        } else if p.stems > 0 {
+            p.ended as f32 / p.stems as f32
+        } else {
+            1.0
+        })
     }
 
     fn progress_ui(&self, ui: &mut Ui, running: bool) {

@@ -630,3 +630,45 @@ fn no_report_is_written_when_every_stem_succeeds() {
 fn case_blind_fs(dir: &Path) -> bool {
     stemzip::temp::ignores_case(dir).unwrap()
 }
+
+/// A receiver that found no event waiting is woken by the run when the
+/// next one is sent (the window sleeps between frames instead of polling):
+/// a whole run is received here by waiting only for wake-ups.
+#[test]
+fn a_run_wakes_its_receiver_when_the_next_event_arrives() {
+    let t = Tree::new();
+    let names: Vec<String> = (0..20).map(|i| format!("case{i:02}")).collect();
+    for name in &names {
+        t.file(&format!("yml/{name}.yml"), "");
+        t.file(&format!("csv/{name}_1.csv"), csv_rows(1, 200));
+    }
+    let (woken, wake_ups) = std::sync::mpsc::channel();
+    let run = stemzip::engine::start_waking(
+        plan(&t.profile("")),
+        stemzip::CancelToken::new(),
+        move || {
+            let _ = woken.send(());
+        },
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    loop {
+        match run.try_event() {
+            Ok(event) => {
+                let last = matches!(event, Event::RunFinished(_));
+                events.push(event);
+                if last {
+                    break;
+                }
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => wake_ups
+                .recv_timeout(Duration::from_secs(30))
+                .expect("an event came and the receiver was not woken"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let Some(Event::RunFinished(summary)) = events.last() else {
+        panic!()
+    };
+    assert_eq!(summary.done, 20);
+}

@@ -28,6 +28,7 @@ fn window_with<'a>(
         profile: profile.map(Path::to_owned),
         run_now: false,
         overlay: overrides.map(|o| o.parse().unwrap()),
+        scripted_dialogs: true,
     };
     Harness::builder()
         .with_size([1280.0, 900.0])
@@ -186,6 +187,55 @@ fn unsaved_changes_are_asked_about_before_opening_another_profile() {
     assert!(!h.state().doc.profile.archive.verify);
 }
 
+/// Choosing Save in the unsaved-changes question on an untitled profile
+/// asks where to save it, saves it there, then does what the user was
+/// doing (opening another profile). Cancelling that Save as… saves and
+/// opens nothing.
+#[test]
+fn save_in_the_unsaved_question_on_an_untitled_profile_saves_then_goes_on() {
+    let dir = fixture("assetutilities-example");
+    let other = dir.path().join("input.yml");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    h.state_mut().command(Command::NewProfile);
+    settled(&mut h);
+    assert_eq!(h.state().doc.path, None);
+    let edit = |h: &mut Harness<'_, StemzipApp>| {
+        h.get_by_label("Verify each zip after writing").click();
+        h.run_steps(2);
+    };
+    let ask_to_open_and_save = |h: &mut Harness<'_, StemzipApp>| {
+        h.state_mut().command(Command::OpenProfile(other.clone()));
+        // A new window area is measured on its first frame and shown on the next.
+        h.run_steps(4);
+        h.get_by(|n| n.role() == egui::Role::Button && n.label().as_deref() == Some("Save"))
+            .click();
+        h.run_steps(2);
+        step_until(h, "the Save as dialog", StemzipApp::is_asking);
+    };
+
+    // Cancelled: nothing saved, nothing opened, and nothing left waiting.
+    edit(&mut h);
+    ask_to_open_and_save(&mut h);
+    h.state_mut().answer_dialog(None);
+    h.run_steps(3);
+    assert_eq!(h.state().doc.path, None);
+    assert!(h.state().doc.is_dirty());
+
+    // Saved: the file holds the edit, then the other profile is open.
+    ask_to_open_and_save(&mut h);
+    let saved = dir.path().join("untitled.yml");
+    h.state_mut().answer_dialog(Some(saved.clone()));
+    h.step();
+    step_until(&mut h, "the other profile", |app| {
+        app.doc.path.as_deref() == Some(other.as_path())
+    });
+    settled(&mut h);
+    let written = stemzip::Profile::load(&saved).unwrap();
+    assert!(written.archive.verify, "the edit was not saved");
+}
+
 #[test]
 fn cancel_stops_a_run() {
     let t = Tree::new();
@@ -211,6 +261,72 @@ fn cancel_stops_a_run() {
     assert_eq!(status_of(&h, "big"), "cancelled");
     assert_eq!(status_of(&h, "small"), "cancelled");
     assert!(t.outputs().is_empty(), "{:?}", t.outputs());
+}
+
+/// "Save run report…" writes the engine's report of the run that ran: a
+/// cancelled run is marked cancelled, the profile is the one that ran (not
+/// the form as edited since), the output folder is the engine's, and a
+/// reopened report shows each stem's planned input, also for a stem that
+/// read nothing.
+#[test]
+fn the_saved_run_report_is_the_engines_report_of_the_run_that_ran() {
+    let t = Tree::new();
+    t.stems(&["big", "small"]).data(&["small_1.csv"]);
+    fs::File::create(t.path().join("csv/big_1.csv"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let (_config, mut h) = opened(&p);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the big stem to start", |app| {
+        app.rows()
+            .iter()
+            .any(|r| r.stem() == "big" && r.status() == StemStatus::Running)
+    });
+    h.get_by_label("■ Cancel").click();
+    h.step();
+    step_until(&mut h, "the run to stop", |app| !app.is_running());
+    // Edited after the run: not what ran.
+    h.state_mut().doc.profile.archive.level = Some(9);
+
+    let saved = t.path().join("saved-report.yaml");
+    h.state_mut().command(Command::SaveReport(saved.clone()));
+    h.step();
+    step_until(&mut h, "the report to be saved", |_| saved.exists());
+    let report = stemzip::report::Report::load(&saved).unwrap();
+    assert!(report.summary.was_cancelled, "{:?}", report.summary);
+    assert_eq!(report.summary.cancelled, 2);
+    assert_eq!(report.profile["archive"]["level"].as_i64(), Some(1));
+    assert_eq!(
+        fs::canonicalize(&report.output_directory).ok(),
+        fs::canonicalize(t.out()).ok()
+    );
+
+    // Reopened in a new window (this one has unsaved edits).
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    h.state_mut().command(Command::OpenReport(saved));
+    settled(&mut h);
+    step_until(&mut h, "the report to open", |app| {
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("opened report"))
+    });
+    let small = h
+        .state()
+        .rows()
+        .iter()
+        .find(|r| r.stem() == "small")
+        .cloned();
+    let planned = fs::metadata(t.path().join("csv/small_1.csv"))
+        .unwrap()
+        .len();
+    assert_eq!(small.map(|r| r.bytes_total), Some(planned));
 }
 
 #[test]
@@ -255,6 +371,7 @@ fn a_table_of_100000_stems_draws_only_the_rows_in_view_and_filters_problems() {
             reason: None,
             zip: None,
             members: Vec::new(),
+            bytes_planned: i,
             bytes_in: i,
             bytes_out: i / 2,
             seconds: 0.01,
@@ -503,4 +620,163 @@ fn a_number_field_that_does_not_parse_blocks_run_until_corrected() {
         h.state().doc.profile.parallel_processing.timeout_per_file,
         Some(12.0)
     );
+}
+
+/// Ctrl+R runs and Esc cancels the run, the title shows the run's progress,
+/// Ctrl+S saves the profile, and the menus show those shortcuts.
+#[test]
+fn keyboard_shortcuts_run_cancel_and_save_and_the_title_shows_progress() {
+    use egui::{Key, Modifiers};
+    let t = Tree::new();
+    t.stems(&["big", "small"]).data(&["small_1.csv"]);
+    fs::File::create(t.path().join("csv/big_1.csv"))
+        .unwrap()
+        .set_len(64 << 30)
+        .unwrap();
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let (_config, mut h) = opened(&p);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::R);
+    h.step();
+    step_until(&mut h, "the big stem to start", |app| {
+        app.rows()
+            .iter()
+            .any(|r| r.stem() == "big" && r.status() == StemStatus::Running)
+    });
+    step_until(&mut h, "the progress in the title", |app| {
+        app.title().contains("% — stemzip")
+    });
+    h.key_press(Key::Escape);
+    h.step();
+    step_until(&mut h, "the run to stop", |app| !app.is_running());
+    assert_eq!(status_of(&h, "big"), "cancelled");
+    assert!(!h.state().title().contains('%'), "{}", h.state().title());
+
+    h.get_by_label("Verify each zip after writing").click();
+    h.run_steps(2);
+    assert!(h.state().doc.is_dirty());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.step();
+    step_until(&mut h, "the save", |app| !app.doc.is_dirty());
+    assert!(stemzip::Profile::load(&p).unwrap().archive.verify);
+
+    // The Run menu shows its shortcuts.
+    h.get_by_label("Run").click();
+    h.run_steps(3);
+    let shows = |text: &str| {
+        h.query_by(|n| {
+            n.label().is_some_and(|l| l.contains(text))
+                || n.value().is_some_and(|v| v.contains(text))
+        })
+        .is_some()
+    };
+    assert!(
+        shows("Ctrl+R") && shows("Esc"),
+        "no shortcuts in the Run menu"
+    );
+}
+
+/// The theme chosen in the View menu is used at once and kept for the
+/// next launch.
+#[test]
+fn the_theme_chosen_in_the_view_menu_is_used_and_remembered() {
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Dark").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.ctx.options(|o| o.theme_preference),
+        egui::ThemePreference::Dark
+    );
+    assert_eq!(h.state().remembered.theme, stemzip::gui::ThemeChoice::Dark);
+    assert_eq!(h.ctx.theme(), egui::Theme::Dark);
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Light").click();
+    h.run_steps(2);
+    assert_eq!(h.ctx.theme(), egui::Theme::Light);
+    // Remembered between launches with the rest of the window's memory.
+    let saved = serde_json::to_string(&h.state().remembered).unwrap();
+    let back: stemzip::gui::Remembered = serde_json::from_str(&saved).unwrap();
+    assert_eq!(back.theme, stemzip::gui::ThemeChoice::Light);
+}
+
+/// Stem names in Chinese, Japanese, Korean and Arabic are drawn with the
+/// system's fonts (eframe's `system_fonts`, installed here as the window
+/// installs it), not as boxes. Needs such fonts (Debian: fonts-noto-cjk,
+/// fonts-noto-core); CI installs them.
+#[test]
+#[cfg_attr(
+    windows,
+    ignore = "Wine's fonts have no CJK or Arabic; Windows' own fonts are found through DirectWrite"
+)]
+fn stem_names_in_cjk_and_arabic_are_drawn_with_system_fonts() {
+    use stemzip::report::{Report, StemOutcome};
+    let names = ["日本_run", "中文_run", "한국_run", "عربي_run"];
+    let covered = |ctx: &egui::Context, text: &str| {
+        ctx.fonts_mut(|f| f.has_glyphs(&egui::FontId::proportional(14.0), text))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let stems = names
+        .iter()
+        .map(|name| StemOutcome {
+            stem: (*name).to_owned(),
+            status: StemStatus::Done,
+            error: None,
+            reason: None,
+            zip: None,
+            members: Vec::new(),
+            bytes_planned: 1,
+            bytes_in: 1,
+            bytes_out: 1,
+            seconds: 0.1,
+        })
+        .collect();
+    let report = Report {
+        stemzip_version: "test".to_owned(),
+        created: "2026-11-29T00:00:00Z".to_owned(),
+        profile_path: None,
+        output_directory: dir.path().to_owned(),
+        summary: Default::default(),
+        stems,
+        profile: serde_yaml::Value::Null,
+    };
+    let path = dir.path().join("stemzip-report-scripts.yaml");
+    report.save(&path).unwrap();
+
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    assert!(
+        !covered(&h.ctx, "日本한국عربي"),
+        "the built-in fonts cover these scripts: the test would prove nothing"
+    );
+    h.ctx.add_font_provider(std::sync::Arc::new(
+        egui_system_font_provider::SystemFontProvider::new(),
+    ));
+    settled(&mut h);
+    h.state_mut().command(Command::OpenReport(path));
+    settled(&mut h);
+    h.run_steps(4);
+    for name in names {
+        assert!(
+            h.query_all_by_label_contains(name).next().is_some(),
+            "{name} is not in the table"
+        );
+    }
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| !covered(&h.ctx, name))
+        .collect();
+    if missing.len() == names.len() && std::env::var_os("CI").is_none() {
+        skipped(
+            "no CJK or Arabic system fonts installed (apt-get install fonts-noto-cjk fonts-noto-core)",
+        );
+        return;
+    }
+    assert!(missing.is_empty(), "drawn as boxes: {missing:?}");
 }

@@ -264,7 +264,6 @@ pub fn events_until_reading(run: &stemzip::Run, name: &str) -> Vec<Event> {
 /// Says on the terminal, past the test harness's capture, that the calling
 /// test did not run its checks and why (a passing test that checked
 /// nothing must not look like one that did).
-#[cfg(unix)]
 #[track_caller]
 pub fn skipped(why: &str) {
     use std::io::Write;

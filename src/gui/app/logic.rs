@@ -1,0 +1,152 @@
+//! The window's logic between frames: answers from background threads,
+//! engine events, the preview timer, dropped files, closing, the title.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Command, Msg, PREVIEW_DELAY, StemzipApp};
+
+impl StemzipApp {
+    /// Handles answers from other threads, events, timers; no drawing.
+    pub(crate) fn logic(&mut self, ctx: &egui::Context) {
+        if self.ctx.is_none() {
+            self.ctx = Some(ctx.clone());
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(Msg::Checked { generation, errors }) if generation == self.generation => {
+                    self.errors = errors.iter().map(|e| (e.key, e.message.clone())).collect();
+                    self.preview.checked(&errors);
+                    if self.run_when_checked {
+                        self.run_when_checked = false;
+                        self.commands.push(Command::Run);
+                    }
+                }
+                Ok(Msg::Planned { generation, result }) if generation == self.generation => {
+                    self.preview.planned(result);
+                }
+                Ok(Msg::Checked { .. } | Msg::Planned { .. }) => {}
+                Ok(Msg::RunStarted { result, retry }) => {
+                    self.starting_run = false;
+                    match result {
+                        Ok((run, plan)) => self.run_started(run, plan, retry),
+                        Err(e) => self.notify_error(format!("cannot run: {e}")),
+                    }
+                }
+                Ok(Msg::Dialog(chosen)) => {
+                    self.dialog_open = false;
+                    if chosen.is_none() {
+                        // Cancelled: nothing waits for a save that will not come.
+                        self.after_save = None;
+                    }
+                    self.commands.extend(chosen);
+                }
+                Ok(Msg::ProfileLoaded { path, result }) => {
+                    self.busy_files -= 1;
+                    self.profile_loaded(path, result.map(|(s, e)| (*s, e.map(|e| *e))));
+                }
+                Ok(Msg::ProfileSaved {
+                    path,
+                    profile,
+                    result,
+                }) => {
+                    self.busy_files -= 1;
+                    self.profile_saved(path, *profile, result);
+                }
+                Ok(Msg::ReportLoaded { path, result }) => {
+                    self.busy_files -= 1;
+                    match result {
+                        Ok(report) => self.report_loaded(&path, &report),
+                        Err(e) => self.notify_error(e),
+                    }
+                }
+                Ok(Msg::ReportSaved { path, result }) => {
+                    self.busy_files -= 1;
+                    match result {
+                        Ok(()) => self.notify(format!("report saved to {}", path.display())),
+                        Err(e) => self.notify_error(e),
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        self.drain_events();
+
+        if let Some(at) = self.edited_at {
+            let waited = at.elapsed();
+            if waited >= PREVIEW_DELAY {
+                self.request_preview();
+            } else {
+                ctx.request_repaint_after(PREVIEW_DELAY - waited);
+            }
+        }
+        if self.is_running() {
+            // Only for the clock and the throughput shown; events wake the
+            // window themselves.
+            ctx.request_repaint_after(Duration::from_millis(500));
+        }
+
+        // Files dropped on the window: a profile opens, a report opens into the table.
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .collect()
+        });
+        if let Some(path) = dropped.into_iter().find(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"))
+        }) {
+            let is_report = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::report::is_report_name);
+            self.commands.push(if is_report {
+                Command::OpenReport(path)
+            } else {
+                Command::OpenProfile(path)
+            });
+        }
+
+        // Closing with unsaved changes asks first.
+        if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close {
+            if self.doc.is_dirty() {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.pending = Some(Command::Quit);
+            } else if let Some(active) = &self.active {
+                active.run.cancel();
+            }
+        }
+
+        let progress = match (&self.active, self.results.fraction_done()) {
+            (Some(_), Some(fraction)) => format!("{:.0}% — ", fraction * 100.0),
+            _ => String::new(),
+        };
+        let title = format!(
+            "{progress}stemzip — {}{}",
+            self.doc.name(),
+            if self.doc.is_dirty() { " *" } else { "" }
+        );
+        if title != self.title {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title = title;
+        }
+    }
+
+    /// Runs the commands the frame queued.
+    pub(crate) fn run_commands(&mut self) {
+        for command in std::mem::take(&mut self.commands) {
+            self.execute(command);
+        }
+        if self
+            .planned_profile
+            .as_ref()
+            .is_some_and(|(p, base)| *p != self.doc.profile || *base != self.doc.base_dir())
+            && self.edited_at.is_none()
+        {
+            self.profile_edited();
+        }
+    }
+}
