@@ -530,7 +530,7 @@ fn window(
         profile,
         run_now,
         overlay,
-        scripted_dialogs: false,
+        dialogs: crate::gui::Dialogs::System,
     };
     match crate::gui::run(options) {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,7 +21,9 @@ mod toolbar;
 
 use std::path::PathBuf;
 
-pub use app::{AppOptions, Command, Document, Notice, Remembered, StemzipApp, ThemeChoice};
+pub use app::{
+    AppOptions, Command, Dialogs, Document, Notice, Remembered, StemzipApp, ThemeChoice,
+};
 pub use form::FolderField;
 pub use results::Row;
 
@@ -65,6 +67,7 @@ fn draw(app: &mut StemzipApp, ui: &mut egui::Ui) {
     if let Some(answer) = profiles::unsaved_changes_ui(app, ui.ctx()) {
         app.resolve_pending(answer);
     }
+    app.in_window_dialog_ui(ui.ctx());
     for c in commands {
         app.command(c);
     }

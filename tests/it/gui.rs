@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use stemzip::StemStatus;
-use stemzip::gui::{AppOptions, Command, StemzipApp};
+use stemzip::gui::{AppOptions, Command, Dialogs, StemzipApp};
 
 use crate::helpers::*;
 use crate::profiles::fixture;
@@ -23,12 +23,22 @@ fn window_with<'a>(
     profile: Option<&Path>,
     overrides: Option<&str>,
 ) -> Harness<'a, StemzipApp> {
+    window_asking(config, profile, overrides, Dialogs::Scripted)
+}
+
+/// The window with the given kind of file dialogs.
+fn window_asking<'a>(
+    config: &Path,
+    profile: Option<&Path>,
+    overrides: Option<&str>,
+    dialogs: Dialogs,
+) -> Harness<'a, StemzipApp> {
     let options = AppOptions {
         config_dir: Some(config.to_owned()),
         profile: profile.map(Path::to_owned),
         run_now: false,
         overlay: overrides.map(|o| o.parse().unwrap()),
-        scripted_dialogs: true,
+        dialogs,
     };
     Harness::builder()
         .with_size([1280.0, 900.0])
@@ -236,8 +246,9 @@ fn save_in_the_unsaved_question_on_an_untitled_profile_saves_then_goes_on() {
     assert!(written.archive.verify, "the edit was not saved");
 }
 
-#[test]
-fn cancel_stops_a_run() {
+/// A tree with a stem too big to finish (64 GiB, sparse) and a small one,
+/// one worker: the big stem runs first and the small one waits.
+fn big_and_small() -> (Tree, std::path::PathBuf) {
     let t = Tree::new();
     t.stems(&["big", "small"]).data(&["small_1.csv"]);
     fs::File::create(t.path().join("csv/big_1.csv"))
@@ -247,14 +258,25 @@ fn cancel_stops_a_run() {
     let p = t.profile(
         "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
     );
-    let (_config, mut h) = opened(&p);
-    h.get_by_label("▶ Run").click();
-    h.step();
-    step_until(&mut h, "the big stem to start", |app| {
+    (t, p)
+}
+
+/// Waits until the big stem of [`big_and_small`] is running.
+fn until_big_runs(h: &mut Harness<'_, StemzipApp>) {
+    step_until(h, "the big stem to start", |app| {
         app.rows()
             .iter()
             .any(|r| r.stem() == "big" && r.status() == StemStatus::Running)
     });
+}
+
+#[test]
+fn cancel_stops_a_run() {
+    let (t, p) = big_and_small();
+    let (_config, mut h) = opened(&p);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    until_big_runs(&mut h);
     h.get_by_label("■ Cancel").click();
     h.step();
     step_until(&mut h, "the run to stop", |app| !app.is_running());
@@ -270,23 +292,11 @@ fn cancel_stops_a_run() {
 /// read nothing.
 #[test]
 fn the_saved_run_report_is_the_engines_report_of_the_run_that_ran() {
-    let t = Tree::new();
-    t.stems(&["big", "small"]).data(&["small_1.csv"]);
-    fs::File::create(t.path().join("csv/big_1.csv"))
-        .unwrap()
-        .set_len(64 << 30)
-        .unwrap();
-    let p = t.profile(
-        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
-    );
+    let (t, p) = big_and_small();
     let (_config, mut h) = opened(&p);
     h.get_by_label("▶ Run").click();
     h.step();
-    step_until(&mut h, "the big stem to start", |app| {
-        app.rows()
-            .iter()
-            .any(|r| r.stem() == "big" && r.status() == StemStatus::Running)
-    });
+    until_big_runs(&mut h);
     h.get_by_label("■ Cancel").click();
     h.step();
     step_until(&mut h, "the run to stop", |app| !app.is_running());
@@ -627,23 +637,11 @@ fn a_number_field_that_does_not_parse_blocks_run_until_corrected() {
 #[test]
 fn keyboard_shortcuts_run_cancel_and_save_and_the_title_shows_progress() {
     use egui::{Key, Modifiers};
-    let t = Tree::new();
-    t.stems(&["big", "small"]).data(&["small_1.csv"]);
-    fs::File::create(t.path().join("csv/big_1.csv"))
-        .unwrap()
-        .set_len(64 << 30)
-        .unwrap();
-    let p = t.profile(
-        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
-    );
+    let (_tree, p) = big_and_small();
     let (_config, mut h) = opened(&p);
     h.key_press_modifiers(Modifiers::COMMAND, Key::R);
     h.step();
-    step_until(&mut h, "the big stem to start", |app| {
-        app.rows()
-            .iter()
-            .any(|r| r.stem() == "big" && r.status() == StemStatus::Running)
-    });
+    until_big_runs(&mut h);
     step_until(&mut h, "the progress in the title", |app| {
         app.title().contains("% — stemzip")
     });
@@ -779,4 +777,67 @@ fn stem_names_in_cjk_and_arabic_are_drawn_with_system_fonts() {
         return;
     }
     assert!(missing.is_empty(), "drawn as boxes: {missing:?}");
+}
+
+/// Browse… picks a folder in the window's own browser where the system has
+/// no file dialog: the field changes, and a cancel changes nothing.
+fn browse_picks_a_folder_in_the_window(dialogs: Dialogs) {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    fs::create_dir_all(t.path().join("elsewhere")).unwrap();
+    let p = t.profile("");
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window_asking(config.path(), Some(&p), None, dialogs);
+    settled(&mut h);
+    let output = |h: &Harness<'_, StemzipApp>| {
+        h.state()
+            .doc
+            .profile
+            .file_management
+            .output_directory
+            .clone()
+    };
+    let before = output(&h);
+    let browse_output = |h: &mut Harness<'_, StemzipApp>| {
+        // Stem sources, data, output: the third Browse… button.
+        h.get_all_by_label("Browse…").nth(2).unwrap().click();
+        h.run_steps(2);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while h.query_by_label("🗀 elsewhere").is_none() {
+            assert!(Instant::now() < deadline, "no folder browser in the window");
+            h.step();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    browse_output(&mut h);
+    h.get_by_label("Cancel").click();
+    h.run_steps(3);
+    assert!(!h.state().is_asking());
+    assert_eq!(output(&h), before);
+
+    browse_output(&mut h);
+    h.get_by_label("🗀 elsewhere").click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    h.run_steps(3);
+    step_until(&mut h, "the field to change", |app| !app.is_asking());
+    assert_eq!(output(&h).as_deref(), Some("elsewhere"));
+}
+
+#[test]
+fn browse_picks_a_folder_in_the_windows_own_browser() {
+    browse_picks_a_folder_in_the_window(Dialogs::InWindow);
+}
+
+/// Without a desktop portal (no D-Bus session, as in CI) the system's
+/// dialog never opens: the window notices and uses its own browser.
+#[cfg(target_os = "linux")]
+#[test]
+fn without_a_desktop_portal_browse_falls_back_to_the_windows_own_browser() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        skipped("a D-Bus session is running: the system's dialog could really open");
+        return;
+    }
+    browse_picks_a_folder_in_the_window(Dialogs::System);
 }

@@ -3,58 +3,30 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Command, Document, Msg, PROFILE_FILES, Pick, REPORT_FILES, StemzipApp, file_dialog};
+use super::dialogs::{Ask, Pick};
+use super::{Command, Document, Msg, PROFILE_FILES, REPORT_FILES, StemzipApp};
 use crate::plan;
 
 impl StemzipApp {
-    /// Opens the dialog `dialog` builds (on its own thread: the system's
-    /// dialogs block, and building one may look at folders); the path
-    /// picked becomes a command through `then`, a cancel nothing.
-    pub(super) fn ask(
-        &mut self,
-        dialog: impl FnOnce() -> rfd::FileDialog + Send + 'static,
-        pick: Pick,
-        then: impl FnOnce(PathBuf) -> Command + Send + 'static,
-    ) {
-        if self.dialog_open {
-            return;
-        }
-        self.dialog_open = true;
-        if self.scripted_dialogs {
-            self.asked = Some(Box::new(then));
-            return;
-        }
-        let tx = self.tx.clone();
-        let ctx = self.ctx.clone();
-        std::thread::spawn(move || {
-            let dialog = dialog();
-            let picked = match pick {
-                Pick::File => dialog.pick_file(),
-                Pick::NewFile => dialog.save_file(),
-                Pick::Folder => dialog.pick_folder(),
-            };
-            let _ = tx.send(Msg::Dialog(picked.map(then)));
-            if let Some(ctx) = ctx {
-                ctx.request_repaint();
-            }
-        });
-    }
-
-    /// Answers the open file dialog with `path` (`None`: cancelled), when
-    /// dialogs are scripted ([`AppOptions::scripted_dialogs`]).
-    pub fn answer_dialog(&mut self, path: Option<PathBuf>) {
-        if let Some(then) = self.asked.take() {
-            let _ = self.tx.send(Msg::Dialog(path.map(then)));
-        }
-    }
-
-    /// Whether a file dialog is open.
-    pub fn is_asking(&self) -> bool {
-        self.dialog_open
-    }
-
     pub(super) fn profile_dialog_dir(&self) -> PathBuf {
         self.doc.base_dir()
+    }
+
+    /// A question for a profile or report file, starting in the profile's folder.
+    fn file_question(
+        &self,
+        title: &str,
+        pick: Pick,
+        filter: (&'static str, &'static [&'static str]),
+    ) -> Ask {
+        Ask {
+            title: title.to_owned(),
+            pick,
+            start: self.profile_dialog_dir(),
+            current: None,
+            file_name: None,
+            filter: Some(filter),
+        }
     }
 
     /// Runs one command.
@@ -71,8 +43,8 @@ impl StemzipApp {
                 self.notify("new profile");
             }
             Command::OpenProfileDialog => {
-                let dialog = file_dialog("Open profile", PROFILE_FILES, self.profile_dialog_dir());
-                self.ask(move || dialog, Pick::File, Command::OpenProfile);
+                let ask = self.file_question("Open profile", Pick::File, PROFILE_FILES);
+                self.ask(ask, Command::OpenProfile);
             }
             Command::OpenProfile(path) => self.open_profile(&path),
             Command::Save => match self.doc.path.clone() {
@@ -80,10 +52,9 @@ impl StemzipApp {
                 _ => self.execute(Command::SaveAsDialog),
             },
             Command::SaveAsDialog => {
-                let dialog =
-                    file_dialog("Save profile as", PROFILE_FILES, self.profile_dialog_dir())
-                        .set_file_name(self.doc.name());
-                self.ask(move || dialog, Pick::NewFile, Command::SaveAs);
+                let mut ask = self.file_question("Save profile as", Pick::NewFile, PROFILE_FILES);
+                ask.file_name = Some(self.doc.name());
+                self.ask(ask, Command::SaveAs);
             }
             Command::SaveAs(path) => self.save_to(&path),
             Command::BrowseFolder(field) => {
@@ -91,13 +62,15 @@ impl StemzipApp {
                 let current = field
                     .current(&self.doc.profile)
                     .map(|raw| plan::resolve_path(&base, &raw));
-                let dialog = move || {
-                    let start = current.filter(|p| p.is_dir()).unwrap_or(base);
-                    rfd::FileDialog::new()
-                        .set_title(field.label())
-                        .set_directory(start)
+                let ask = Ask {
+                    title: field.label().to_owned(),
+                    pick: Pick::Folder,
+                    start: base,
+                    current,
+                    file_name: None,
+                    filter: None,
                 };
-                self.ask(dialog, Pick::Folder, move |p| Command::SetFolder(field, p));
+                self.ask(ask, move |p| Command::SetFolder(field, p));
             }
             Command::SetFolder(field, path) => {
                 let base = self.doc.base_dir();
@@ -133,8 +106,10 @@ impl StemzipApp {
                     "stemzip-report-{}.yaml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
                 );
-                let dialog = file_dialog("Save run report", REPORT_FILES, dir).set_file_name(name);
-                self.ask(move || dialog, Pick::NewFile, Command::SaveReport);
+                let mut ask = self.file_question("Save run report", Pick::NewFile, REPORT_FILES);
+                ask.start = dir;
+                ask.file_name = Some(name);
+                self.ask(ask, Command::SaveReport);
             }
             Command::SaveReport(path) => match self.last_report.clone() {
                 Some(report) => self.in_background(move || {
@@ -144,9 +119,8 @@ impl StemzipApp {
                 None => self.notify_error("nothing to report: run the profile first"),
             },
             Command::OpenReportDialog => {
-                let dialog =
-                    file_dialog("Open run report", REPORT_FILES, self.profile_dialog_dir());
-                self.ask(move || dialog, Pick::File, Command::OpenReport);
+                let ask = self.file_question("Open run report", Pick::File, REPORT_FILES);
+                self.ask(ask, Command::OpenReport);
             }
             Command::OpenReport(path) => self.open_report(&path),
             Command::SetTheme(choice) => {

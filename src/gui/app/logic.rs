@@ -33,6 +33,7 @@ impl StemzipApp {
                         Err(e) => self.notify_error(format!("cannot run: {e}")),
                     }
                 }
+                Ok(Msg::NoSystemDialog { ask, then }) => self.no_system_dialog(&ask, then),
                 Ok(Msg::Dialog(chosen)) => {
                     self.dialog_open = false;
                     if chosen.is_none() {

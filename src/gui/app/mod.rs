@@ -13,9 +13,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 mod commands;
+mod dialogs;
 mod files;
 mod logic;
 mod runs;
+
+pub use dialogs::Dialogs;
 
 use super::form::{FolderField, Form};
 use super::preview::Preview;
@@ -46,17 +49,8 @@ pub struct AppOptions {
     /// The Python tool's dict argument, applied to `profile` as unsaved
     /// changes (the shared file is only written if the user saves).
     pub overlay: Option<Overlay>,
-    /// File dialogs wait for [`StemzipApp::answer_dialog`] instead of
-    /// opening the system's (tests, automation).
-    pub scripted_dialogs: bool,
-}
-
-/// What a file dialog picks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pick {
-    File,
-    NewFile,
-    Folder,
+    /// Which file dialogs the window uses.
+    pub dialogs: Dialogs,
 }
 
 /// What becomes of the path a dialog picked.
@@ -168,6 +162,8 @@ pub(crate) enum Msg {
     },
     /// A dialog closed, having chosen something or not.
     Dialog(Option<Command>),
+    /// The system's file dialog did not open: ask this in the window.
+    NoSystemDialog { ask: Box<dialogs::Ask>, then: Then },
     /// A profile file was read (`path` made canonical); with the command
     /// line's dict argument, also the profile with it applied.
     ProfileLoaded {
@@ -276,9 +272,11 @@ pub struct StemzipApp {
     last_report: Option<Report>,
     starting_run: bool,
     dialog_open: bool,
-    scripted_dialogs: bool,
+    dialogs: Dialogs,
     /// With scripted dialogs: what the open dialog's answer becomes.
     asked: Option<Then>,
+    /// The window's own file browser, when open.
+    in_window: Option<dialogs::InWindow>,
     allow_close: bool,
     generation: u64,
     edited_at: Option<Instant>,
@@ -319,8 +317,9 @@ impl StemzipApp {
             last_report: None,
             starting_run: false,
             dialog_open: false,
-            scripted_dialogs: options.scripted_dialogs,
+            dialogs: options.dialogs,
             asked: None,
+            in_window: None,
             allow_close: false,
             generation: 0,
             edited_at: None,
@@ -469,14 +468,6 @@ impl eframe::App for StemzipApp {
 /// What the profile and report dialogs show.
 const PROFILE_FILES: (&str, &[&str]) = ("YAML profile", &["yml", "yaml"]);
 const REPORT_FILES: (&str, &[&str]) = ("stemzip report", &["yaml", "yml"]);
-
-/// A native file dialog with a title, a file filter and a starting folder.
-fn file_dialog(title: &str, (kind, extensions): (&str, &[&str]), dir: PathBuf) -> rfd::FileDialog {
-    rfd::FileDialog::new()
-        .set_title(title)
-        .add_filter(kind, extensions)
-        .set_directory(dir)
-}
 
 /// Reads a profile file (on a background thread); with the command line's
 /// dict argument, also the profile with it applied.
