@@ -531,6 +531,7 @@ fn window(
         run_now,
         overlay,
         dialogs: crate::gui::Dialogs::System,
+        desktop_notifications: true,
     };
     match crate::gui::run(options) {
         Ok(()) => ExitCode::SUCCESS,

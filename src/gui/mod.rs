@@ -25,7 +25,7 @@ pub use app::{
     AppOptions, Command, Dialogs, Document, Notice, Remembered, StemzipApp, ThemeChoice,
 };
 pub use form::FolderField;
-pub use results::Row;
+pub use results::{Row, Sample};
 
 /// The icon shown by the window manager.
 const ICON: &[u8] = include_bytes!("../../assets/icon.png");
@@ -102,7 +102,9 @@ fn native_options(
     eframe::NativeOptions {
         viewport,
         renderer,
-        persistence_path: config_dir,
+        // eframe takes this as the storage *file* (its docs say folder):
+        // given the folder, nothing was remembered between launches.
+        persistence_path: config_dir.map(|dir| dir.join("window.ron")),
         ..Default::default()
     }
 }

@@ -100,7 +100,7 @@ const COLUMNS: [(SortKey, &str); 7] = [
     (SortKey::Duration, "Duration"),
 ];
 
-/// Totals for the progress bar.
+/// Totals for the progress bar, and the run's history for its chart.
 #[derive(Debug, Default)]
 struct Progress {
     started: Option<Instant>,
@@ -109,7 +109,28 @@ struct Progress {
     ended: usize,
     bytes_total: u64,
     bytes_done: u64,
+    /// Throughput and stems ended over time, for the chart.
+    samples: Vec<Sample>,
+    /// When the last sample was taken, and the bytes done then.
+    sampled: Option<(Instant, u64)>,
 }
+
+/// One point of the run's chart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Seconds since the run began.
+    pub seconds: f64,
+    /// Member bytes read per second since the previous sample, in MB/s.
+    pub mb_per_s: f64,
+    /// Stems ended so far.
+    pub stems_ended: usize,
+}
+
+/// How often the chart takes a sample.
+const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// Samples kept at most: beyond, every other one is dropped (the chart
+/// keeps the whole run at a coarser step, in bounded memory).
+const MOST_SAMPLES: usize = 2_000;
 
 /// The results panel.
 #[derive(Debug)]
@@ -182,11 +203,53 @@ impl Results {
             ended: 0,
             bytes_total: bytes,
             bytes_done: 0,
+            samples: Vec::new(),
+            sampled: None,
         };
+        self.sample(true);
+    }
+
+    /// Takes a sample for the chart if it is time (or `now` asks for one).
+    pub fn sample(&mut self, now: bool) {
+        let p = &mut self.progress;
+        let Some(started) = p.started else { return };
+        if p.finished.is_some() {
+            return;
+        }
+        let at = Instant::now();
+        let (last_at, last_bytes) = p.sampled.unwrap_or((started, 0));
+        let since = at.duration_since(last_at);
+        if !now && since < SAMPLE_EVERY {
+            return;
+        }
+        let mb_per_s = if since.is_zero() {
+            0.0
+        } else {
+            p.bytes_done.saturating_sub(last_bytes) as f64 / 1e6 / since.as_secs_f64()
+        };
+        p.samples.push(Sample {
+            seconds: at.duration_since(started).as_secs_f64(),
+            mb_per_s,
+            stems_ended: p.ended,
+        });
+        p.sampled = Some((at, p.bytes_done));
+        if p.samples.len() > MOST_SAMPLES {
+            let mut keep = false;
+            p.samples.retain(|_| {
+                keep = !keep;
+                keep
+            });
+        }
+    }
+
+    /// The chart's samples of the current or last run.
+    pub fn samples(&self) -> &[Sample] {
+        &self.progress.samples
     }
 
     /// The run ended.
     pub fn end_run(&mut self) {
+        self.sample(true);
         self.progress.finished = self.progress.started.map(|s| s.elapsed());
         self.view_dirty = true;
         self.sorted_at = None;
@@ -262,6 +325,7 @@ impl Results {
     /// Draws progress, table and details.
     pub fn ui(&mut self, ui: &mut Ui, running: bool, commands: &mut Vec<Command>) {
         self.progress_ui(ui, running);
+        self.chart_ui(ui);
         ui.horizontal(|ui| {
             if ui
                 .checkbox(&mut self.problems_only, "Problems only")
@@ -291,6 +355,42 @@ impl Results {
                 .show(ui, |ui| self.details_ui(ui, commands));
         }
         self.table_ui(ui);
+    }
+
+    /// The run's throughput and stems ended over time, side by side: a slow
+    /// disk or a stalled stem shows at a glance.
+    fn chart_ui(&self, ui: &mut Ui) {
+        let samples = &self.progress.samples;
+        // A run of under a second has nothing to show over time.
+        if samples.len() < 2 || samples.last().is_none_or(|s| s.seconds < 1.0) {
+            return;
+        }
+        let width = (ui.available_width() / 2.0 - 8.0).max(120.0);
+        let plot = |id: &str| {
+            egui_plot::Plot::new(id.to_owned())
+                .height(90.0)
+                .width(width)
+                .allow_zoom(false)
+                .allow_drag(false)
+                .allow_scroll(false)
+                .allow_boxed_zoom(false)
+                .include_y(0.0)
+                .x_axis_label("seconds")
+        };
+        let throughput: Vec<[f64; 2]> = samples.iter().map(|s| [s.seconds, s.mb_per_s]).collect();
+        let ended: Vec<[f64; 2]> = samples
+            .iter()
+            .map(|s| [s.seconds, s.stems_ended as f64])
+            .collect();
+        ui.horizontal(|ui| {
+            plot("throughput")
+                .y_axis_label("MB/s read")
+                .show(ui, |p| p.line(egui_plot::Line::new("MB/s", throughput)));
+            plot("stems ended")
+                .y_axis_label("stems ended")
+                .include_y(self.progress.stems as f64)
+                .show(ui, |p| p.line(egui_plot::Line::new("stems", ended)));
+        });
     }
 
     /// How much of the run is done, from 0 to 1, once a run started.

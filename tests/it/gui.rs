@@ -39,6 +39,7 @@ fn window_asking<'a>(
         run_now: false,
         overlay: overrides.map(|o| o.parse().unwrap()),
         dialogs,
+        desktop_notifications: false,
     };
     Harness::builder()
         .with_size([1280.0, 900.0])
@@ -840,4 +841,71 @@ fn without_a_desktop_portal_browse_falls_back_to_the_windows_own_browser() {
         return;
     }
     browse_picks_a_folder_in_the_window(Dialogs::System);
+}
+
+/// A run of more than a few seconds that ends while the window is not
+/// focused asks for the user's attention (the taskbar; a desktop
+/// notification where there is a service); one that ends in front of the
+/// user does not.
+#[test]
+fn a_long_run_ending_while_the_window_is_away_asks_for_attention() {
+    let (_tree, p) = big_and_small();
+    let (_config, mut h) = opened(&p);
+    let asks_attention = |h: &Harness<'_, StemzipApp>| {
+        h.output().viewport_output.values().any(|v| {
+            v.commands
+                .iter()
+                .any(|c| matches!(c, egui::ViewportCommand::RequestUserAttention(_)))
+        })
+    };
+    let run_and_cancel = |h: &mut Harness<'_, StemzipApp>, focused: bool, wait: Duration| {
+        h.get_by_label("▶ Run").click();
+        h.step();
+        until_big_runs(h);
+        h.input_mut().focused = focused;
+        let started = Instant::now();
+        while started.elapsed() < wait {
+            h.step();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        h.state_mut().command(Command::Cancel);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut asked = false;
+        while h.state().is_running() {
+            assert!(Instant::now() < deadline, "the run did not stop");
+            h.step();
+            asked |= asks_attention(h);
+        }
+        h.input_mut().focused = true;
+        h.run_steps(2);
+        asked
+    };
+    // Short, or in front of the user: nothing.
+    assert!(!run_and_cancel(&mut h, false, Duration::ZERO));
+    assert!(!run_and_cancel(&mut h, true, Duration::from_secs(6)));
+    assert_eq!(h.state().runs_told_away(), 0);
+    // Long, and the user looked away.
+    assert!(run_and_cancel(&mut h, false, Duration::from_secs(6)));
+    assert_eq!(h.state().runs_told_away(), 1);
+}
+
+/// During a run the chart gathers throughput and stems ended over time;
+/// its last point counts every stem that ended.
+#[test]
+fn the_run_chart_shows_throughput_and_stems_ended_over_time() {
+    let (_tree, p) = big_and_small();
+    let (_config, mut h) = opened(&p);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    until_big_runs(&mut h);
+    step_until(&mut h, "the chart to show reading", |app| {
+        app.chart().len() >= 3 && app.chart().iter().any(|s| s.mb_per_s > 0.0)
+    });
+    let times: Vec<f64> = h.state().chart().iter().map(|s| s.seconds).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    h.state_mut().command(Command::Cancel);
+    h.step();
+    step_until(&mut h, "the run to stop", |app| !app.is_running());
+    let last = h.state().chart().last().copied().unwrap();
+    assert_eq!(last.stems_ended, 2, "{last:?}");
 }

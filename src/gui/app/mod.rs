@@ -31,6 +31,9 @@ use crate::report::{Report, StemOutcome};
 /// Most engine events handled in one frame: the window stays smooth however
 /// fast stems finish; the rest wait for the next frame.
 const EVENT_TIME_PER_FRAME: Duration = Duration::from_millis(8);
+/// Runs at least this long tell the user when they end while the window is
+/// not focused (taskbar attention, a desktop notification).
+const NOTICE_AFTER: Duration = Duration::from_secs(5);
 /// How long the form must be still before the preview is planned again.
 const PREVIEW_DELAY: Duration = Duration::from_millis(300);
 /// How many recent profiles the File menu keeps.
@@ -51,6 +54,9 @@ pub struct AppOptions {
     pub overlay: Option<Overlay>,
     /// Which file dialogs the window uses.
     pub dialogs: Dialogs,
+    /// Send a desktop notification when a long run ends while the window
+    /// is not focused (off for tests).
+    pub desktop_notifications: bool,
 }
 
 /// What becomes of the path a dialog picked.
@@ -277,6 +283,9 @@ pub struct StemzipApp {
     asked: Option<Then>,
     /// The window's own file browser, when open.
     in_window: Option<dialogs::InWindow>,
+    /// Runs that ended while the window was not focused, and said so.
+    told_away: usize,
+    desktop_notifications: bool,
     allow_close: bool,
     generation: u64,
     edited_at: Option<Instant>,
@@ -320,6 +329,8 @@ impl StemzipApp {
             dialogs: options.dialogs,
             asked: None,
             in_window: None,
+            told_away: 0,
+            desktop_notifications: options.desktop_notifications,
             allow_close: false,
             generation: 0,
             edited_at: None,
@@ -442,6 +453,18 @@ impl StemzipApp {
     /// Called when the form changed the profile: plan again once typing stops.
     pub(crate) fn profile_edited(&mut self) {
         self.edited_at = Some(Instant::now());
+    }
+
+    /// The chart's samples of the current or last run: throughput and
+    /// stems ended over time.
+    pub fn chart(&self) -> &[super::results::Sample] {
+        self.results.samples()
+    }
+
+    /// How many runs ended while the window was not focused and asked for
+    /// the user's attention.
+    pub fn runs_told_away(&self) -> usize {
+        self.told_away
     }
 
     /// The window's title as last set.

@@ -5,7 +5,7 @@
 use std::sync::mpsc::TryRecvError;
 use std::time::Instant;
 
-use super::{ActiveRun, EVENT_TIME_PER_FRAME, Msg, StemzipApp};
+use super::{ActiveRun, EVENT_TIME_PER_FRAME, Msg, NOTICE_AFTER, StemzipApp};
 use crate::engine::{self, CancelToken, Event, Run, Summary};
 use crate::gui::results::Row;
 use crate::plan::{self, Plan, PlanError};
@@ -157,6 +157,7 @@ impl StemzipApp {
                 Err(TryRecvError::Empty) => break,
             }
         }
+        self.results.sample(false);
         if let Some(summary) = finished
             && let Some(active) = self.active.take()
         {
@@ -174,11 +175,48 @@ impl StemzipApp {
             if let Some(report) = &summary.report {
                 text.push_str(&format!("; error report {}", report.display()));
             }
+            self.tell_if_away(&summary, &text);
             if summary.has_failures() {
                 self.notify_error(text);
             } else {
                 self.notify(text);
             }
         }
+    }
+
+    /// A run long enough that the user turned to something else ended while
+    /// the window is not focused: the taskbar asks for attention and a
+    /// desktop notification says how it went. Where there is no
+    /// notification service (no D-Bus session), only the taskbar asks.
+    fn tell_if_away(&mut self, summary: &Summary, text: &str) {
+        let Some(ctx) = &self.ctx else {
+            return;
+        };
+        if summary.seconds < NOTICE_AFTER.as_secs_f64() || ctx.input(|i| i.focused) {
+            return;
+        }
+        ctx.send_viewport_cmd(egui::ViewportCommand::RequestUserAttention(
+            egui::UserAttentionType::Informational,
+        ));
+        self.told_away += 1;
+        if !self.desktop_notifications {
+            return;
+        }
+        let (title, body) = (
+            if summary.has_failures() {
+                "stemzip: run finished with problems"
+            } else {
+                "stemzip: run finished"
+            },
+            text.to_owned(),
+        );
+        std::thread::spawn(move || {
+            // Best effort: no notification service is not an error.
+            let _ = notify_rust::Notification::new()
+                .summary(title)
+                .body(&body)
+                .appname("stemzip")
+                .show();
+        });
     }
 }
