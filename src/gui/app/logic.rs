@@ -111,6 +111,8 @@ impl StemzipApp {
             });
         }
 
+        self.check_glyphs(ctx);
+
         // Closing with unsaved changes asks first.
         if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close {
             if self.doc.is_dirty() {
@@ -148,6 +150,35 @@ impl StemzipApp {
             && self.edited_at.is_none()
         {
             self.profile_edited();
+        }
+    }
+
+    /// With `STEMZIP_CHECK_GLYPHS` set: says on standard error, whenever it
+    /// changes, whether the window's fonts (with the system's fallbacks)
+    /// can draw every stem name in the table. For support, and for the
+    /// smoke test's check that no script is drawn as boxes.
+    fn check_glyphs(&mut self, ctx: &egui::Context) {
+        let Some(said) = &mut self.glyphs_said else {
+            return;
+        };
+        let rows = self.results.rows();
+        if rows.is_empty() {
+            return;
+        }
+        let font = egui::FontId::proportional(14.0);
+        let missing: Vec<&str> = rows
+            .iter()
+            .map(super::super::results::Row::stem)
+            .filter(|name| !ctx.fonts_mut(|f| f.has_glyphs(&font, name)))
+            .collect();
+        let line = if missing.is_empty() {
+            format!("all {} stem names can be drawn", rows.len())
+        } else {
+            format!("no glyphs for {}", missing.join(", "))
+        };
+        if *said != line {
+            eprintln!("stemzip: glyph check: {line}");
+            *said = line;
         }
     }
 }

@@ -286,6 +286,8 @@ pub struct StemzipApp {
     /// Runs that ended while the window was not focused, and said so.
     told_away: usize,
     desktop_notifications: bool,
+    /// With `STEMZIP_CHECK_GLYPHS` set, what the glyph check said last.
+    glyphs_said: Option<String>,
     allow_close: bool,
     generation: u64,
     edited_at: Option<Instant>,
@@ -331,6 +333,7 @@ impl StemzipApp {
             in_window: None,
             told_away: 0,
             desktop_notifications: options.desktop_notifications,
+            glyphs_said: std::env::var_os("STEMZIP_CHECK_GLYPHS").map(|_| String::new()),
             allow_close: false,
             generation: 0,
             edited_at: None,
