@@ -271,16 +271,22 @@ fn until_big_runs(h: &mut Harness<'_, StemzipApp>) {
     });
 }
 
+/// Clicks Run, waits for the big stem of [`big_and_small`] to run, clicks
+/// Cancel and waits for the run to stop.
+fn run_then_cancel(h: &mut Harness<'_, StemzipApp>) {
+    h.get_by_label("▶ Run").click();
+    h.step();
+    until_big_runs(h);
+    h.get_by_label("■ Cancel").click();
+    h.step();
+    step_until(h, "the run to stop", |app| !app.is_running());
+}
+
 #[test]
 fn cancel_stops_a_run() {
     let (t, p) = big_and_small();
     let (_config, mut h) = opened(&p);
-    h.get_by_label("▶ Run").click();
-    h.step();
-    until_big_runs(&mut h);
-    h.get_by_label("■ Cancel").click();
-    h.step();
-    step_until(&mut h, "the run to stop", |app| !app.is_running());
+    run_then_cancel(&mut h);
     assert_eq!(status_of(&h, "big"), "cancelled");
     assert_eq!(status_of(&h, "small"), "cancelled");
     assert!(t.outputs().is_empty(), "{:?}", t.outputs());
@@ -295,12 +301,7 @@ fn cancel_stops_a_run() {
 fn the_saved_run_report_is_the_engines_report_of_the_run_that_ran() {
     let (t, p) = big_and_small();
     let (_config, mut h) = opened(&p);
-    h.get_by_label("▶ Run").click();
-    h.step();
-    until_big_runs(&mut h);
-    h.get_by_label("■ Cancel").click();
-    h.step();
-    step_until(&mut h, "the run to stop", |app| !app.is_running());
+    run_then_cancel(&mut h);
     // Edited after the run: not what ran.
     h.state_mut().doc.profile.archive.level = Some(9);
 
