@@ -12,18 +12,22 @@
 //!    name, report file names), [`yaml`] (YAML read and written the way the
 //!    Python original's PyYAML reads it), [`example`] (the bundled example,
 //!    embedded for a first launch);
-//! 2. [`profile`]: the YAML profile as written (a superset of the Python
+//! 2. [`shard`]: splitting a campaign's stems between tasks (by hash of
+//!    the name or by bytes), split files, Slurm array positions;
+//! 3. [`profile`]: the YAML profile as written (a superset of the Python
 //!    `assetutilities` configuration), loading, saving, overrides;
-//! 3. [`plan`]: a profile checked and turned into stems and their members;
-//! 4. [`archive`]: one stem's zip, written to a temporary file and renamed;
-//! 5. [`event`]: what a run reports (events, statuses, the summary);
-//! 6. [`report`]: the run report built from them;
-//! 7. [`engine`]: a plan run on stem threads (deflate chunks on a rayon
+//! 4. [`plan`]: a profile checked and turned into stems and their members;
+//! 5. [`archive`]: one stem's zip, written to a temporary file and renamed;
+//! 6. [`event`]: what a run reports (events, statuses, the summary);
+//! 7. [`report`]: the run report built from them, and reports merged;
+//!    [`slurm`]: the scripts of a Slurm job array over shards;
+//! 8. [`engine`]: a plan run on stem threads (deflate chunks on a rayon
 //!    pool, commits on their own threads), reporting [`Event`]s, and
 //!    writing the error report;
-//! 8. `gui` (feature `gui`, on by default): the desktop window, a thin
+//! 9. `gui` (feature `gui`, on by default): the desktop window, a thin
 //!    front end over the engine; nothing else depends on egui;
-//! 9. [`cli`]: `stemzip run` / `gui` / `verify`, which opens the window.
+//! 10. [`cli`]: `stemzip run` / `gui` / `verify` / `report merge` /
+//!     `slurm`, and the window's start.
 //!
 //! `tests/it/layers.rs` reads the sources and fails when a module imports
 //! one at or above its own layer.
@@ -39,6 +43,8 @@ pub mod gui;
 pub mod plan;
 pub mod profile;
 pub mod report;
+pub mod shard;
+pub mod slurm;
 pub mod temp;
 pub mod yaml;
 

@@ -57,6 +57,9 @@ pub struct Plan {
     pub unclaimed_files: usize,
     /// Things the user should know before running.
     pub warnings: Vec<Warning>,
+    /// The shard of a campaign this run zips, when it is one (its report
+    /// is named after it and lists every stem).
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Run settings after checking: every value is valid here.
@@ -81,6 +84,12 @@ pub struct RunSettings {
     /// Whether the output folder ignores letter case in file names; `None`
     /// (what planning gives) lets the run find out with a probe file.
     pub folder_ignores_case: Option<bool>,
+    /// Write a run report listing every stem with its outcome (not only
+    /// the problems), whatever `save_error_reports` says: shard runs do.
+    pub full_report: bool,
+    /// Where the run report goes instead of a new timestamped name in the
+    /// output folder.
+    pub report_path: Option<PathBuf>,
 }
 
 /// One stem: its name, the files that named it and the files to archive.
@@ -557,6 +566,8 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             save_error_reports: pp.save_error_reports,
             progress_reporting: pp.progress_reporting,
             folder_ignores_case: None,
+            full_report: false,
+            report_path: None,
         },
         warnings,
     })
@@ -1079,6 +1090,7 @@ impl Plan {
             stems,
             unclaimed_files,
             warnings,
+            shard: None,
         })
     }
 
@@ -1103,6 +1115,28 @@ impl Plan {
     /// Keeps only the stems whose names `keep` accepts (for retrying failures).
     pub fn retain_stems(&mut self, mut keep: impl FnMut(&str) -> bool) {
         self.stems.retain(|s| keep(&s.name));
+    }
+
+    /// Keeps only the stems `split` places in `shard`, and makes this run
+    /// that shard's. Returns how many of the stems kept the split did not
+    /// list (they went by hash).
+    pub fn keep_shard(&mut self, shard: crate::shard::Shard, split: &crate::shard::Split) -> usize {
+        use crate::shard::Placement;
+        let mut by_hash = 0;
+        self.stems.retain(|s| match split.place(&s.name) {
+            Placement::Listed(k) => k == shard.index,
+            Placement::ByHash(k) => {
+                by_hash += usize::from(k == shard.index);
+                k == shard.index
+            }
+        });
+        self.shard = Some(shard);
+        by_hash
+    }
+
+    /// Each stem's name and planned bytes (what a split is computed over).
+    pub fn stem_sizes(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.stems.iter().map(|s| (s.name.as_str(), s.total_size()))
     }
 
     /// Total bytes of all members of all stems.

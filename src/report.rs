@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Event, StemStatus, Summary};
 use crate::plan::{Plan, Stem};
 use crate::profile::{Profile, ProfileError};
+use crate::shard::Shard;
 
 use crate::temp::{REPORT_PREFIX as PREFIX, REPORT_SUFFIX as SUFFIX};
 
 /// A run report as stored in `stemzip-report-<UTC timestamp>.yaml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The stemzip version that wrote it.
     pub stemzip_version: String,
@@ -32,6 +33,32 @@ pub struct Report {
     pub stems: Vec<StemOutcome>,
     /// The profile that was run, as YAML (unknown keys included).
     pub profile: serde_yaml::Value,
+    /// Whether `stems` lists every stem of the run (a shard run's or a
+    /// merged report), not only those that did not succeed.
+    #[serde(default)]
+    pub complete: bool,
+    /// The shard of a campaign the run zipped, if it was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// For a merged report: the reports it joins, oldest run first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<PathBuf>,
+    /// For a merged report: entries a later run of the same stem replaced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<Superseded>,
+}
+
+/// A stem's entry in one report that a later report's entry replaced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Superseded {
+    /// The stem.
+    pub stem: String,
+    /// Its status in the older report.
+    pub status: StemStatus,
+    /// The older report.
+    pub report: PathBuf,
+    /// The report whose entry was kept.
+    pub by: PathBuf,
 }
 
 /// How one stem ended.
@@ -157,12 +184,18 @@ impl Report {
     pub fn new(plan: &Plan, summary: Summary, stems: Vec<StemOutcome>) -> Self {
         Report {
             stemzip_version: env!("CARGO_PKG_VERSION").to_owned(),
-            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            // Milliseconds: a retried shard's report must sort after the
+            // first run's even within one second.
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             profile_path: plan.profile_path.clone(),
             output_directory: plan.output_dir.clone(),
             summary,
+            complete: stems.len() == plan.stems.len(),
             stems,
             profile: plan.profile.to_value(),
+            shard: plan.shard,
+            merged_from: Vec::new(),
+            superseded: Vec::new(),
         }
     }
 
@@ -178,9 +211,13 @@ impl Report {
         })
     }
 
-    /// Writes the report to `path` (atomically).
+    /// Writes the report to `path` (atomically), creating its folder.
     pub fn save(&self, path: &Path) -> Result<(), ReportError> {
         let dir = crate::plan::profile_dir(path);
+        fs::create_dir_all(&dir).map_err(|source| ReportError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let file = self.write_temp(&dir)?;
         file.persist(path).map_err(|e| ReportError::Io {
             path: path.to_owned(),
@@ -190,15 +227,19 @@ impl Report {
     }
 
     /// Writes the report into `dir` as `stemzip-report-<UTC timestamp>.yaml`
-    /// (never replacing another report) and returns its path.
+    /// (`…-shard-K-of-N.yaml` for a shard's run), never replacing another
+    /// report, and returns its path.
     pub fn save_in(&self, dir: &Path) -> Result<PathBuf, ReportError> {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let tag = self
+            .shard
+            .map_or_else(String::new, |shard| format!("-{}", shard.tag()));
         let mut file = self.write_temp(dir)?;
         for n in 1..1000 {
             let name = if n == 1 {
-                format!("{PREFIX}{stamp}{SUFFIX}")
+                format!("{PREFIX}{stamp}{tag}{SUFFIX}")
             } else {
-                format!("{PREFIX}{stamp}-{n}{SUFFIX}")
+                format!("{PREFIX}{stamp}-{n}{tag}{SUFFIX}")
             };
             let path = dir.join(name);
             match file.persist_noclobber(&path) {
@@ -257,4 +298,122 @@ impl Report {
             .map(|s| s.stem.clone())
             .collect()
     }
+}
+
+/// Reports joined into one: what `stemzip report merge` writes and the
+/// window shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Merged {
+    /// The joined report.
+    pub report: Report,
+    /// Shards of the campaign no report covers (`[2]` when shard 2 of 3
+    /// never reported).
+    pub missing_shards: Vec<usize>,
+    /// Things to say about the inputs (different output folders, error
+    /// reports that list only problems).
+    pub notes: Vec<String>,
+}
+
+/// Joins `reports` (with the files they came from) into one report that
+/// lists every stem once. A stem listed by several takes the entry of the
+/// latest run (by `created`; on a tie, the one given later), and the
+/// entries it replaced are listed in `superseded`. The summary is counted
+/// again from the entries kept; its time is the longest run's (shards run
+/// side by side). The profile is the latest run's.
+pub fn merge(mut reports: Vec<(PathBuf, Report)>) -> Option<Merged> {
+    // Stable: on equal times the order given stays.
+    reports.sort_by_cached_key(|(_, r)| created_time(&r.created));
+    let latest = reports.last().map(|(_, r)| r.clone())?;
+    let mut notes = Vec::new();
+    let mut kept: Vec<(StemOutcome, PathBuf)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut superseded = Vec::new();
+    for (path, report) in &reports {
+        if report.output_directory != latest.output_directory {
+            notes.push(format!(
+                "{} zipped into {}, the latest run into {}",
+                path.display(),
+                report.output_directory.display(),
+                latest.output_directory.display()
+            ));
+        }
+        if !report.complete {
+            notes.push(format!(
+                "{} lists only the stems that did not succeed; the merged counts include only the stems listed",
+                path.display()
+            ));
+        }
+        for outcome in &report.stems {
+            match index.get(&outcome.stem) {
+                Some(&i) => {
+                    let (old, old_path) = &kept[i];
+                    superseded.push(Superseded {
+                        stem: outcome.stem.clone(),
+                        status: old.status,
+                        report: old_path.clone(),
+                        by: path.clone(),
+                    });
+                    kept[i] = (outcome.clone(), path.clone());
+                }
+                None => {
+                    index.insert(outcome.stem.clone(), kept.len());
+                    kept.push((outcome.clone(), path.clone()));
+                }
+            }
+        }
+    }
+    let mut stems: Vec<StemOutcome> = kept.into_iter().map(|(o, _)| o).collect();
+    stems.sort_by(|a, b| a.stem.cmp(&b.stem));
+    let mut summary = Summary {
+        stems: stems.len(),
+        seconds: reports
+            .iter()
+            .map(|(_, r)| r.summary.seconds)
+            .fold(0.0, f64::max),
+        ..Summary::default()
+    };
+    for o in &stems {
+        summary.count(o.status);
+        if o.status == StemStatus::Done {
+            summary.bytes_in += o.bytes_in;
+            summary.bytes_out += o.bytes_out;
+        }
+    }
+    summary.was_cancelled = stems.iter().any(|o| o.status == StemStatus::Cancelled);
+    let missing_shards = missing_shards(reports.iter().map(|(_, r)| r));
+    Some(Merged {
+        report: Report {
+            stemzip_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            profile_path: latest.profile_path.clone(),
+            output_directory: latest.output_directory.clone(),
+            summary,
+            complete: reports.iter().all(|(_, r)| r.complete),
+            stems,
+            profile: latest.profile.clone(),
+            shard: None,
+            merged_from: reports.iter().map(|(p, _)| p.clone()).collect(),
+            superseded,
+        },
+        missing_shards,
+        notes,
+    })
+}
+
+/// When a report was written, for ordering runs; unreadable times sort first.
+fn created_time(created: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(created)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default()
+}
+
+/// Shards (of the largest count any report names) that no report covers.
+fn missing_shards<'a>(reports: impl Iterator<Item = &'a Report>) -> Vec<usize> {
+    let shards: Vec<Shard> = reports.filter_map(|r| r.shard).collect();
+    let Some(count) = shards.iter().map(|s| s.count).max() else {
+        return Vec::new();
+    };
+    (1..=count)
+        .filter(|k| !shards.iter().any(|s| s.count == count && s.index == *k))
+        .collect()
 }

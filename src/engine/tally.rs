@@ -84,23 +84,30 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
     }
 
     /// Ends the run: a stem still without an outcome (which the engine
-    /// never leaves) is failed, the error report is written if asked for,
-    /// and the summary goes out as the last event.
+    /// never leaves) is failed, the report is written if asked for (every
+    /// stem for a shard's run or a full report, else the problems), and the
+    /// summary goes out as the last event.
     pub(super) fn finish(mut self, cancel: &CancelToken) {
         let all: Vec<usize> = (0..self.plan.stems.len()).collect();
         self.fail_unfinished(&all, "internal error: the stem ended without a result");
         let mut summary = self.summary;
         summary.seconds = self.started.elapsed().as_secs_f64();
         summary.was_cancelled = cancel.is_cancelled();
-        let problems: Vec<StemOutcome> = self
+        let settings = &self.plan.settings;
+        let full = settings.full_report || self.plan.shard.is_some();
+        let listed: Vec<StemOutcome> = self
             .outcomes
             .into_iter()
             .flatten()
-            .filter(|o| o.status.is_problem())
+            .filter(|o| full || o.status.is_problem())
             .collect();
-        if self.plan.settings.save_error_reports && !problems.is_empty() {
-            let report = Report::new(self.plan, summary.clone(), problems);
-            match report.save_in(&self.plan.output_dir) {
+        if full || (settings.save_error_reports && !listed.is_empty()) {
+            let report = Report::new(self.plan, summary.clone(), listed);
+            let saved = match &settings.report_path {
+                Some(path) => report.save(path).map(|()| path.clone()),
+                None => report.save_in(&self.plan.output_dir),
+            };
+            match saved {
                 Ok(path) => summary.report = Some(path),
                 Err(e) => summary.report_error = Some(e.to_string()),
             }

@@ -368,6 +368,66 @@ fn opening_a_saved_error_report_lists_its_failed_stems_for_retry() {
 }
 
 #[test]
+fn shard_reports_picked_together_open_as_one_table_and_retry_failed_reruns_its_failures() {
+    let t = Tree::new();
+    let stems = ["n1", "n2", "n3", "n4", "n5", "n6"];
+    t.stems(&stems);
+    for s in stems {
+        t.data(&[&format!("{s}_1.csv")]);
+    }
+    let p = t.profile("");
+    // Stem n3 fails in its shard: its zip's name is taken by a folder.
+    fs::create_dir_all(t.out().join("n3.zip")).unwrap();
+    let reports: Vec<std::path::PathBuf> = (1..=2)
+        .map(|k| {
+            let report = t.path().join(format!("shard{k}.yaml"));
+            stemzip(&[
+                "run",
+                p.to_str().unwrap(),
+                "--shard",
+                &format!("{k}/2"),
+                "--report",
+                report.to_str().unwrap(),
+            ]);
+            report
+        })
+        .collect();
+
+    let config = tempfile::tempdir().unwrap();
+    let mut h = window(config.path(), None);
+    settled(&mut h);
+    h.state_mut().command(Command::OpenReportDialog);
+    h.step();
+    assert!(h.state().is_asking());
+    h.state_mut().answer_dialog_with(reports);
+    settled(&mut h);
+    step_until(&mut h, "the reports to open", |app| {
+        app.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("opened 2 reports as one"))
+    });
+    let mut listed: Vec<String> = h
+        .state()
+        .rows()
+        .iter()
+        .map(|r| r.stem().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, stems);
+    assert_eq!(status_of(&h, "n3"), "failed");
+    assert_eq!(status_of(&h, "n1"), "done");
+
+    fs::remove_dir(t.out().join("n3.zip")).unwrap();
+    h.get_by_label("Retry failed").click();
+    h.step();
+    step_until(&mut h, "the retry", |app| {
+        !app.is_running() && app.rows().iter().all(|r| r.status() != StemStatus::Failed)
+    });
+    assert_eq!(status_of(&h, "n3"), "done");
+    assert_eq!(zip_names(&t.out().join("n3.zip")), ["n3_1.csv"]);
+}
+
+#[test]
 fn a_table_of_100000_stems_draws_only_the_rows_in_view_and_filters_problems() {
     use stemzip::report::{Report, StemOutcome};
     let dir = tempfile::tempdir().unwrap();
@@ -397,6 +457,7 @@ fn a_table_of_100000_stems_draws_only_the_rows_in_view_and_filters_problems() {
         summary: Default::default(),
         stems,
         profile: stemzip::Profile::default().to_value(),
+        ..Default::default()
     };
     let path = dir.path().join("big-report.yaml");
     report.save(&path).unwrap();
@@ -744,6 +805,7 @@ fn stem_names_in_cjk_and_arabic_are_drawn_with_system_fonts() {
         summary: Default::default(),
         stems,
         profile: serde_yaml::Value::Null,
+        ..Default::default()
     };
     let path = dir.path().join("stemzip-report-scripts.yaml");
     report.save(&path).unwrap();

@@ -10,11 +10,12 @@ use std::path::Path;
 /// except where listed in the same inner group.
 const LAYERS: &[&[&str]] = &[
     &["cancel", "temp", "yaml", "example"],
+    &["shard"],
     &["profile"],
     &["plan"],
     &["archive"],
     &["event"],
-    &["report"],
+    &["report", "slurm"],
     &["engine"],
     &["gui"],
     &["cli"],

@@ -12,4 +12,5 @@ mod layers;
 mod profiles;
 mod pyyaml;
 mod reliability;
+mod shards;
 mod windows;

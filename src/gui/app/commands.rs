@@ -119,10 +119,11 @@ impl StemzipApp {
                 None => self.notify_error("nothing to report: run the profile first"),
             },
             Command::OpenReportDialog => {
-                let ask = self.file_question("Open run report", Pick::File, REPORT_FILES);
-                self.ask(ask, Command::OpenReport);
+                let ask = self.file_question("Open run reports", Pick::Files, REPORT_FILES);
+                self.ask_many(ask, Command::OpenReports);
             }
-            Command::OpenReport(path) => self.open_report(&path),
+            Command::OpenReport(path) => self.open_reports(vec![path]),
+            Command::OpenReports(paths) => self.open_reports(paths),
             Command::SetTheme(choice) => {
                 self.remembered.theme = choice;
                 if let Some(ctx) = &self.ctx {

@@ -30,6 +30,8 @@ pub enum Dialogs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pick {
     File,
+    /// One file or several.
+    Files,
     NewFile,
     Folder,
 }
@@ -80,6 +82,7 @@ impl Ask {
     fn in_window(&self) -> egui_file::FileDialog {
         let dialog = match self.pick {
             Pick::File => egui_file::FileDialog::open_file(),
+            Pick::Files => egui_file::FileDialog::open_file().multi_select(true),
             Pick::NewFile => egui_file::FileDialog::save_file(),
             Pick::Folder => egui_file::FileDialog::select_folder(),
         };
@@ -110,13 +113,33 @@ impl StemzipApp {
     /// Asks `ask`; the path picked becomes a command through `then`, a
     /// cancel nothing.
     pub(super) fn ask(&mut self, ask: Ask, then: impl FnOnce(PathBuf) -> Command + Send + 'static) {
+        self.ask_then(
+            ask,
+            Box::new(move |paths| paths.into_iter().next().map(then)),
+        );
+    }
+
+    /// Asks `ask` (a [`Pick::Files`] question); the paths picked become a
+    /// command through `then`, a cancel nothing.
+    pub(super) fn ask_many(
+        &mut self,
+        ask: Ask,
+        then: impl FnOnce(Vec<PathBuf>) -> Command + Send + 'static,
+    ) {
+        self.ask_then(
+            ask,
+            Box::new(move |paths: Vec<PathBuf>| (!paths.is_empty()).then(|| then(paths))),
+        );
+    }
+
+    fn ask_then(&mut self, ask: Ask, then: Then) {
         if self.dialog_open {
             return;
         }
         self.dialog_open = true;
         match self.dialogs {
-            Dialogs::Scripted => self.asked = Some(Box::new(then)),
-            Dialogs::InWindow => self.open_in_window(&ask, Box::new(then)),
+            Dialogs::Scripted => self.asked = Some(then),
+            Dialogs::InWindow => self.open_in_window(&ask, then),
             Dialogs::System => {
                 let tx = self.tx.clone();
                 let ctx = self.ctx.clone();
@@ -124,12 +147,13 @@ impl StemzipApp {
                     let asked_at = Instant::now();
                     let dialog = ask.system_dialog();
                     let picked = match ask.pick {
-                        Pick::File => dialog.pick_file(),
-                        Pick::NewFile => dialog.save_file(),
-                        Pick::Folder => dialog.pick_folder(),
+                        Pick::File => dialog.pick_file().map(|p| vec![p]),
+                        Pick::Files => dialog.pick_files(),
+                        Pick::NewFile => dialog.save_file().map(|p| vec![p]),
+                        Pick::Folder => dialog.pick_folder().map(|p| vec![p]),
                     };
                     let msg = match picked {
-                        Some(path) => Msg::Dialog(Some(then(path))),
+                        Some(paths) => Msg::Dialog(then(paths)),
                         None if asked_at.elapsed() < NEVER_SHOWN => Msg::NoSystemDialog {
                             ask: Box::new(ask),
                             then: Box::new(then),
@@ -173,12 +197,18 @@ impl StemzipApp {
         open.dialog.show(ctx);
         let answer = match open.dialog.state() {
             egui_file::State::Open => return,
-            egui_file::State::Selected => open
-                .dialog
-                .path()
-                .map(std::path::Path::to_path_buf)
-                .zip(open.then.take())
-                .map(|(path, then)| then(path)),
+            egui_file::State::Selected => {
+                let paths: Vec<PathBuf> = if open.dialog.has_multi_select() {
+                    open.dialog
+                        .selection()
+                        .into_iter()
+                        .map(Into::into)
+                        .collect()
+                } else {
+                    open.dialog.path().map(Into::into).into_iter().collect()
+                };
+                open.then.take().and_then(|then| then(paths))
+            }
             egui_file::State::Cancelled | egui_file::State::Closed => None,
         };
         self.in_window = None;
@@ -188,8 +218,14 @@ impl StemzipApp {
     /// Answers the open file dialog with `path` (`None`: cancelled), when
     /// dialogs are scripted ([`Dialogs::Scripted`]).
     pub fn answer_dialog(&mut self, path: Option<PathBuf>) {
+        self.answer_dialog_with(path.into_iter().collect());
+    }
+
+    /// Answers the open file dialog with `paths` (none: cancelled), when
+    /// dialogs are scripted: a question that picks several takes them all.
+    pub fn answer_dialog_with(&mut self, paths: Vec<PathBuf>) {
         if let Some(then) = self.asked.take() {
-            let _ = self.tx.send(Msg::Dialog(path.map(then)));
+            let _ = self.tx.send(Msg::Dialog(then(paths)));
         }
     }
 

@@ -106,15 +106,36 @@ impl StemzipApp {
         self.last_report.is_some()
     }
 
-    pub(super) fn open_report(&mut self, path: &Path) {
-        let path = path.to_owned();
+    /// Reads the reports `paths` (merged into one table when several) on a
+    /// background thread.
+    pub(super) fn open_reports(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
         self.in_background(move || {
-            let result = Report::load(&path).map(Box::new).map_err(|e| e.to_string());
-            Msg::ReportLoaded { path, result }
+            let result = paths
+                .iter()
+                .map(|path| Report::load(path).map(|r| (path.clone(), r)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| e.to_string())
+                .and_then(|mut reports| match reports.len() {
+                    // One report opens as it is (its own time and summary).
+                    1 => Ok(crate::report::Merged {
+                        report: reports.swap_remove(0).1,
+                        missing_shards: Vec::new(),
+                        notes: Vec::new(),
+                    }),
+                    _ => {
+                        crate::report::merge(reports).ok_or_else(|| "no report to open".to_owned())
+                    }
+                })
+                .map(Box::new);
+            Msg::ReportLoaded { paths, result }
         });
     }
 
-    pub(super) fn report_loaded(&mut self, path: &Path, report: &Report) {
+    pub(super) fn report_loaded(&mut self, paths: &[PathBuf], merged: crate::report::Merged) {
+        let report = &merged.report;
         match report.profile() {
             Ok(profile) => self.set_document(Document {
                 saved: profile.clone(),
@@ -127,11 +148,32 @@ impl StemzipApp {
         self.results
             .set_rows(report.stems.iter().map(Row::from_outcome).collect());
         self.last_report = Some(report.clone());
+        let what = match paths {
+            [path] => format!("report {}", path.display()),
+            _ => format!(
+                "{} reports as one ({} superseded entries)",
+                paths.len(),
+                report.superseded.len()
+            ),
+        };
         self.notify(format!(
-            "opened report {} ({} stems listed, {} failed or timed out)",
-            path.display(),
+            "opened {what} ({} stems listed, {} failed or timed out)",
             report.stems.len(),
             report.failed_stems().len()
         ));
+        for note in merged.notes {
+            self.notify(note);
+        }
+        if !merged.missing_shards.is_empty() {
+            let list: Vec<String> = merged
+                .missing_shards
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            self.notify_error(format!(
+                "no report of shard(s) {} was opened: their stems are not in the table",
+                list.join(", ")
+            ));
+        }
     }
 }

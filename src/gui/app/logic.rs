@@ -54,10 +54,10 @@ impl StemzipApp {
                     self.busy_files -= 1;
                     self.profile_saved(path, *profile, result);
                 }
-                Ok(Msg::ReportLoaded { path, result }) => {
+                Ok(Msg::ReportLoaded { paths, result }) => {
                     self.busy_files -= 1;
                     match result {
-                        Ok(report) => self.report_loaded(&path, &report),
+                        Ok(merged) => self.report_loaded(&paths, *merged),
                         Err(e) => self.notify_error(e),
                     }
                 }
@@ -87,28 +87,30 @@ impl StemzipApp {
             ctx.request_repaint_after(Duration::from_millis(500));
         }
 
-        // Files dropped on the window: a profile opens, a report opens into the table.
+        // Files dropped on the window: reports open into the table (several
+        // as one), else a profile opens.
         let dropped: Vec<PathBuf> = ctx.input(|i| {
             i.raw
                 .dropped_files
                 .iter()
                 .map(|f| f.path().to_owned())
+                .filter(|p| {
+                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml")
+                    })
+                })
                 .collect()
         });
-        if let Some(path) = dropped.into_iter().find(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("yml") || e.eq_ignore_ascii_case("yaml"))
-        }) {
-            let is_report = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(crate::report::is_report_name);
-            self.commands.push(if is_report {
-                Command::OpenReport(path)
-            } else {
-                Command::OpenProfile(path)
+        let (reports, profiles): (Vec<PathBuf>, Vec<PathBuf>) =
+            dropped.into_iter().partition(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(crate::report::is_report_name)
             });
+        if !reports.is_empty() {
+            self.commands.push(Command::OpenReports(reports));
+        } else if let Some(path) = profiles.into_iter().next() {
+            self.commands.push(Command::OpenProfile(path));
         }
 
         self.check_glyphs(ctx);

@@ -59,8 +59,9 @@ pub struct AppOptions {
     pub desktop_notifications: bool,
 }
 
-/// What becomes of the path a dialog picked.
-type Then = Box<dyn FnOnce(PathBuf) -> Command + Send>;
+/// What becomes of the paths a dialog picked (one, unless it picks
+/// several); `None` when nothing usable was picked.
+type Then = Box<dyn FnOnce(Vec<PathBuf>) -> Option<Command> + Send>;
 
 /// What the window remembers between launches.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -130,6 +131,9 @@ pub enum Command {
     OpenReportDialog,
     /// Open a saved report into the results table.
     OpenReport(PathBuf),
+    /// Open several reports as one table (a campaign's shards), merged:
+    /// every stem once, the latest run's outcome where several list it.
+    OpenReports(Vec<PathBuf>),
     /// Show a folder in the system file manager.
     ShowFolder(PathBuf),
     /// Use this theme from now on.
@@ -143,7 +147,11 @@ impl Command {
     fn replaces_profile(&self) -> bool {
         matches!(
             self,
-            Command::NewProfile | Command::OpenProfile(_) | Command::OpenReport(_) | Command::Quit
+            Command::NewProfile
+                | Command::OpenProfile(_)
+                | Command::OpenReport(_)
+                | Command::OpenReports(_)
+                | Command::Quit
         )
     }
 }
@@ -182,10 +190,10 @@ pub(crate) enum Msg {
         profile: Box<Profile>,
         result: Result<(), String>,
     },
-    /// A report file was read.
+    /// Report files were read (and merged, when several).
     ReportLoaded {
-        path: PathBuf,
-        result: Result<Box<Report>, String>,
+        paths: Vec<PathBuf>,
+        result: Result<Box<crate::report::Merged>, String>,
     },
     /// A report was written.
     ReportSaved {

@@ -1,7 +1,11 @@
 //! The command line: `stemzip run PROFILE` (progress on stderr, JSON Lines
-//! on request), `stemzip gui [PROFILE]` and `stemzip verify PATH...`, with
-//! exit statuses scripts can rely on.
+//! on request; one shard of a campaign with `--shard`), `stemzip gui
+//! [PROFILE]`, `stemzip verify PATH...`, `stemzip report merge` and
+//! `stemzip slurm`, with exit statuses scripts can rely on.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod campaign;
+mod shards;
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -46,6 +50,12 @@ pub enum Command {
     Gui(GuiArgs),
     /// Test existing zips (every entry's CRC-32), e.g. before deleting the originals.
     Verify(VerifyArgs),
+    /// Work with run reports (join the reports of a campaign's shards).
+    #[command(subcommand)]
+    Report(campaign::ReportCommand),
+    /// Write (and optionally submit) a Slurm job array that zips the
+    /// profile's stems in size-balanced shards, then merges their reports.
+    Slurm(campaign::SlurmArgs),
 }
 
 /// Arguments of `stemzip verify`.
@@ -171,12 +181,34 @@ pub struct RunArgs {
     /// Print one JSON object per event on stdout (JSON Lines), ending with the summary.
     #[arg(long)]
     pub json: bool,
+    /// Zip only shard K of N of the stems (K from 1 to N), for one task of
+    /// many sharing the output folder; `auto` takes K and N from a Slurm
+    /// job array task's variables. A shard's run always writes its report.
+    #[arg(long, value_name = "K/N|auto", value_parser = shards::parse_shard)]
+    pub shard: Option<shards::ShardArg>,
+    /// How stems are split into shards: `hash` of the stem name (every task
+    /// agrees, no file needed) or balanced by `size` (give every task the
+    /// same --split file).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub shard_by: Option<crate::shard::ShardBy>,
+    /// A split file: read by --shard (written by `--dry-run --shards N
+    /// --split FILE` or by `stemzip slurm`), written by --shards.
+    #[arg(long, value_name = "FILE")]
+    pub split: Option<PathBuf>,
+    /// With --dry-run: print the split into N shards as a table (stems and
+    /// bytes per shard), and write it to --split FILE if given.
+    #[arg(long, value_name = "N", requires = "dry_run", conflicts_with = "shard")]
+    pub shards: Option<NonZeroUsize>,
+    /// Write a report of every stem and its outcome to FILE (whether or
+    /// not any failed).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Runs `stemzip run` and returns the process exit status.
 pub fn run(args: &RunArgs) -> ExitCode {
     let plan = edits(args).and_then(|edits| Plan::from_file_edited(&args.profile, &edits));
-    let plan = match plan {
+    let mut plan = match plan {
         Ok(plan) => plan,
         Err(e) => {
             for line in e.to_string().lines() {
@@ -186,6 +218,17 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }
     };
     print_warnings(&plan.warnings);
+    if let Some(count) = args.shards {
+        return shards::print_split(args, &plan, count.get());
+    }
+    if let Err(message) = shards::keep_shard(args, &mut plan) {
+        eprintln!("error: {message}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(path) = &args.report {
+        plan.settings.report_path = Some(path.clone());
+        plan.settings.full_report = true;
+    }
     if args.dry_run {
         print_plan(&plan, args.json);
         return ExitCode::from(EXIT_OK);
@@ -219,7 +262,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         print_summary(&summary);
     }
     if let Some(e) = &summary.report_error {
-        eprintln!("error: could not write the error report: {e}");
+        eprintln!("error: could not write the run report: {e}");
     }
     if summary.was_cancelled {
         ExitCode::from(EXIT_INTERRUPTED)
@@ -250,7 +293,7 @@ fn edits(args: &RunArgs) -> Result<Edits, crate::plan::LoadError> {
     Ok(Edits { overlay, sets })
 }
 
-fn print_warnings(warnings: &[Warning]) {
+pub(crate) fn print_warnings(warnings: &[Warning]) {
     let mut shown: HashMap<std::mem::Discriminant<Warning>, usize> = HashMap::new();
     for w in warnings {
         let n = shown.entry(std::mem::discriminant(w)).or_default();
@@ -283,6 +326,7 @@ fn print_plan(plan: &Plan, json: bool) {
             "warnings": plan.warnings,
             "unclaimed_files": plan.unclaimed_files,
             "settings": settings_json(plan),
+            "shard": plan.shard,
             "profile": serde_json::to_value(plan.profile.to_value()).ok(),
         });
         println!("{value}");
@@ -306,9 +350,12 @@ fn print_plan(plan: &Plan, json: bool) {
         let _ = writeln!(out, "  {what:<18}{value}");
     }
     let zips = plan.stems.iter().filter(|s| !s.members.is_empty()).count();
+    let shard = plan.shard.map_or_else(String::new, |s| {
+        format!(" (shard {} of {})", s.index, s.count)
+    });
     let _ = writeln!(
         out,
-        "dry run: {} stems, {} zips ({}) would be written to {}",
+        "dry run{shard}: {} stems, {} zips ({}) would be written to {}",
         plan.stems.len(),
         zips,
         BinaryBytes(plan.total_size()),
@@ -394,7 +441,7 @@ fn print_summary(s: &Summary) {
         BinaryBytes(s.throughput() as u64),
     );
     if let Some(report) = &s.report {
-        println!("error report: {}", report.display());
+        println!("run report: {}", report.display());
     }
 }
 
@@ -515,6 +562,8 @@ pub fn main() -> ExitCode {
             Err(status) => status,
         },
         Some(Command::Verify(args)) => verify(&args),
+        Some(Command::Report(command)) => campaign::report(&command),
+        Some(Command::Slurm(args)) => campaign::slurm(&args),
         None => window(None, false, None),
     }
 }
