@@ -12,6 +12,7 @@ as an SVG chart.
     python3 benches/bench.py [--rounds 3] [--only 1,2] [--data DIR] > table.md
     python3 benches/bench.py --memory       # peak RSS with 1 to 32 workers
     python3 benches/bench.py --small-stems  # workload 1, outputs moved aside / deleted
+    python3 benches/bench.py --scale-out    # shards: balance and wall time per shard
 
 Workload 1 (sub-second runs) always gets at least 7 rounds.
 
@@ -22,6 +23,7 @@ left out of the table.
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -429,6 +431,75 @@ def memory_table(base, scratch, rounds):
     shutil.rmtree(scratch, ignore_errors=True)
 
 
+def make_skewed(base):
+    """The scale-out workload: 300 stems of one CSV each, sizes spread
+    log-uniformly over two orders of magnitude (32 KiB to 3.2 MiB)."""
+    d = os.path.join(base, "skewed")
+    marker = os.path.join(d, ".complete")
+    if os.path.exists(marker):
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "yml"))
+    os.makedirs(os.path.join(d, "csv"))
+    rng = random.Random(14)
+    for s in range(300):
+        stem = "case%04d" % s
+        open(os.path.join(d, "yml", stem + ".yml"), "w").close()
+        size = int(32 * KIB * 100 ** rng.random())
+        write_csv(os.path.join(d, "csv", "%s_part0.csv" % stem), size, s)
+    open(marker, "w").close()
+    return d
+
+
+def scale_out(base, workers, rounds, scratch):
+    """Shards on the skewed workload: the heaviest shard's bytes over the
+    mean for N = 2, 4, 8, 16 by size and by hash (with the size split's
+    bound, mean plus the largest stem); then the wall time of each shard
+    run alone (size split from a split file, outputs deleted before each
+    run) against the whole run, median of `rounds` after a warm-up."""
+    d = make_skewed(base)
+    prof = profile(d, scratch, "deflate", None)
+    print("| shards N | heaviest / mean, size | heaviest / mean, hash | bound (mean + largest) / mean |")
+    print("|---:|---:|---:|---:|")
+    for n in (2, 4, 8, 16):
+        ratios = {}
+        for by in ("size", "hash"):
+            out = subprocess.run([STEMZIP, "run", prof, "--dry-run", "--json", "--shards", str(n), "--shard-by", by],
+                                 check=True, capture_output=True, text=True).stdout
+            table = json.loads(out)
+            ratios[by] = table["max_over_mean"]
+            mean = table["bytes"] / n
+            bound = (mean + table["largest_stem_bytes"]) / mean
+        print("| %d | %.3f | %.3f | %.3f |" % (n, ratios["size"], ratios["hash"], bound))
+    sys.stdout.flush()
+    print()
+    print("| run (%d workers) | wall s (median) | / whole run | ideal |" % workers)
+    print("|---|---:|---:|---:|")
+
+    def timed(extra):
+        walls = []
+        for r in range(rounds + 1):
+            shutil.rmtree(scratch, ignore_errors=True)
+            wall, _, _ = measure([STEMZIP, "run", prof, "--workers", str(workers)] + extra)
+            if r > 0:
+                walls.append(wall)
+        return statistics.median(walls)
+
+    whole = timed([])
+    print("| whole run | %.2f | 1.00 | 1.00 |" % whole)
+    split = os.path.join(base, "skewed-split.yaml")
+    for n, by in ((2, "size"), (4, "size"), (4, "hash")):
+        if by == "size":
+            subprocess.run([STEMZIP, "run", prof, "--dry-run", "--shards", str(n), "--split", split],
+                           check=True, capture_output=True)
+        for k in range(1, n + 1):
+            how = ["--split", split] if by == "size" else ["--shard-by", "hash"]
+            wall = timed(["--shard", "%d/%d" % (k, n)] + how)
+            print("| shard %d of %d by %s | %.2f | %.2f | %.2f |" % (k, n, by, wall, wall / whole, 1 / n))
+            sys.stdout.flush()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -439,6 +510,7 @@ def main():
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--planning", action="store_true", help="only time planning 20,000 stems x 100,000 files")
     ap.add_argument("--memory", action="store_true", help="only the peak RSS and wall time of stemzip with 1 to 32 workers")
+    ap.add_argument("--scale-out", action="store_true", help="only the shard balance (N = 2 to 16, by size and hash) and each shard's wall time against the whole run")
     ap.add_argument("--small-stems", action="store_true", help="only workload 1, outputs moved aside and deleted, with kernel CPU (7 rounds unless --rounds is larger)")
     args = ap.parse_args()
     if not os.access(STEMZIP, os.X_OK):
@@ -453,6 +525,9 @@ def main():
         return
     if args.memory:
         memory_table(args.data, scratch, args.rounds)
+        return
+    if args.scale_out:
+        scale_out(args.data, args.workers, args.rounds, scratch)
         return
     if args.small_stems:
         small_stems(args.data, args.workers, max(args.rounds, 7))

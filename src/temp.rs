@@ -58,13 +58,40 @@ pub fn user_file_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
 
 /// Creates a locked temporary zip file in `dir`; it is deleted when dropped
 /// unless persisted.
+///
+/// Where the file system has no file locks (Lustre mounted without
+/// `flock`, some FUSE file systems) the file is written unlocked: the
+/// clean-up of other runs cannot lock it either, so it leaves it alone.
 pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
     let file = user_file_builder(PREFIX)
         .suffix(SUFFIX)
         .rand_bytes(RANDOM_LEN)
         .tempfile_in(dir)?;
-    file.as_file().lock()?;
-    Ok(file)
+    match file.as_file().lock() {
+        Ok(()) => Ok(file),
+        Err(e) if locks_unsupported(&e) => Ok(file),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `error`, from locking a file, says that the file system has no
+/// file locks at all (as opposed to a lock that failed).
+fn locks_unsupported(error: &io::Error) -> bool {
+    if error.kind() == io::ErrorKind::Unsupported {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::io::Errno;
+        let unsupported = [Errno::NOSYS, Errno::OPNOTSUPP, Errno::NOLCK];
+        error
+            .raw_os_error()
+            .is_some_and(|code| unsupported.iter().any(|e| e.raw_os_error() == code))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
 }
 
 /// Writes `bytes` (a whole small zip built in memory) to the new, empty
@@ -223,6 +250,26 @@ pub fn remove_stale(dir: &Path) -> io::Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_system_without_locks_is_told_apart_from_a_lock_that_failed() {
+        assert!(locks_unsupported(&io::Error::from(
+            io::ErrorKind::Unsupported
+        )));
+        assert!(!locks_unsupported(&io::Error::from(
+            io::ErrorKind::PermissionDenied
+        )));
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::io::Errno;
+            for errno in [Errno::NOSYS, Errno::OPNOTSUPP, Errno::NOLCK] {
+                let e = io::Error::from_raw_os_error(errno.raw_os_error());
+                assert!(locks_unsupported(&e), "{e}");
+            }
+            let e = io::Error::from_raw_os_error(Errno::IO.raw_os_error());
+            assert!(!locks_unsupported(&e));
+        }
+    }
 
     #[cfg(target_os = "linux")]
     #[test]

@@ -386,8 +386,11 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
 /// with the variables Slurm sets in it, side by side, then the merge job):
 /// what a cluster runs, on a machine without one. CI also runs them on a
 /// real Slurm (`.ci/slurm`).
-#[cfg(unix)]
 #[test]
+#[cfg_attr(
+    not(unix),
+    ignore = "runs the helper's bash scripts, which run on Linux clusters"
+)]
 fn the_slurm_helpers_scripts_zip_every_stem_once_and_merge_one_report() {
     let n = 40;
     let t = campaign(n);
