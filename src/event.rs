@@ -1,8 +1,9 @@
 //! What a run reports: one event enum, a status per stem, the run summary.
 //!
 //! Every stem gets exactly one `Queued` event, at most one `Started`, and then
-//! exactly one terminal event (`Finished`, `Failed`, `TimedOut`, `Skipped`,
-//! `Cancelled`). The last event of a run is `RunFinished`.
+//! exactly one terminal event (`Finished`, `UpToDate`, `Failed`, `TimedOut`,
+//! `Skipped`, `Cancelled`); `Warning`s may come before it. The last event of
+//! a run is `RunFinished`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +58,30 @@ pub enum Event {
         /// Time the stem took, in seconds.
         seconds: f64,
     },
+    /// Update mode: the stem's zip already holds exactly its planned
+    /// members; it was left as it is.
+    UpToDate {
+        /// Index in the plan.
+        stem: usize,
+        /// The stem's name.
+        name: String,
+        /// The zip.
+        zip: PathBuf,
+        /// Entries in the zip.
+        files: usize,
+        /// The members' size.
+        bytes: u64,
+    },
+    /// Something the user should know about a stem that goes on (a zip
+    /// that could not be read in update mode and is rebuilt).
+    Warning {
+        /// Index in the plan.
+        stem: usize,
+        /// The stem's name.
+        name: String,
+        /// What happened.
+        message: String,
+    },
     /// The stem failed; no zip was written or replaced.
     Failed {
         /// Index in the plan.
@@ -105,6 +130,8 @@ impl Event {
             | Event::Started { stem, .. }
             | Event::Progress { stem, .. }
             | Event::Finished { stem, .. }
+            | Event::UpToDate { stem, .. }
+            | Event::Warning { stem, .. }
             | Event::Failed { stem, .. }
             | Event::TimedOut { stem, .. }
             | Event::Skipped { stem, .. }
@@ -119,6 +146,8 @@ impl Event {
             Event::Queued { .. } => StemStatus::Queued,
             Event::Started { .. } | Event::Progress { .. } => StemStatus::Running,
             Event::Finished { .. } => StemStatus::Done,
+            Event::UpToDate { .. } => StemStatus::UpToDate,
+            Event::Warning { .. } => return None,
             Event::Failed { .. } => StemStatus::Failed,
             Event::TimedOut { .. } => StemStatus::TimedOut,
             Event::Skipped { .. } => StemStatus::Skipped,
@@ -138,6 +167,8 @@ pub enum StemStatus {
     Running,
     /// Zip complete.
     Done,
+    /// Update mode: the zip already held exactly the planned members.
+    UpToDate,
     /// Failed with an error.
     Failed,
     /// Stopped at its time limit.
@@ -150,10 +181,11 @@ pub enum StemStatus {
 
 impl StemStatus {
     /// Every status, in table order.
-    pub const ALL: [StemStatus; 7] = [
+    pub const ALL: [StemStatus; 8] = [
         StemStatus::Queued,
         StemStatus::Running,
         StemStatus::Done,
+        StemStatus::UpToDate,
         StemStatus::Failed,
         StemStatus::TimedOut,
         StemStatus::Skipped,
@@ -166,6 +198,7 @@ impl StemStatus {
             StemStatus::Queued => "queued",
             StemStatus::Running => "running",
             StemStatus::Done => "done",
+            StemStatus::UpToDate => "up to date",
             StemStatus::Failed => "failed",
             StemStatus::TimedOut => "timed out",
             StemStatus::Skipped => "skipped",
@@ -198,6 +231,9 @@ pub struct Summary {
     pub failed: usize,
     /// Stems stopped at their time limit.
     pub timed_out: usize,
+    /// Update mode: stems whose zip was already up to date.
+    #[serde(default)]
+    pub up_to_date: usize,
     /// Stems not run.
     pub skipped: usize,
     /// Stems cancelled.
@@ -237,6 +273,7 @@ impl Summary {
     pub(crate) fn count(&mut self, status: StemStatus) {
         match status {
             StemStatus::Done => self.done += 1,
+            StemStatus::UpToDate => self.up_to_date += 1,
             StemStatus::Failed => self.failed += 1,
             StemStatus::TimedOut => self.timed_out += 1,
             StemStatus::Skipped => self.skipped += 1,

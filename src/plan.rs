@@ -77,6 +77,9 @@ pub struct RunSettings {
     pub level: Option<i64>,
     /// Read each zip back and check CRCs before counting the stem as done.
     pub verify: bool,
+    /// Update mode: leave zips that hold exactly their planned members, and
+    /// rebuild the others (whatever `overwrite` says).
+    pub update: bool,
     /// Write an error report when any stem does not succeed.
     pub save_error_reports: bool,
     /// Show progress on a terminal.
@@ -559,10 +562,11 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
         settings: RunSettings {
             workers,
             timeout,
-            overwrite: profile.default.config.overwrite.output,
+            overwrite: profile.default.config.overwrite.output || archive.update,
             compression: archive.compression,
             level,
             verify: archive.verify,
+            update: archive.update,
             save_error_reports: pp.save_error_reports,
             progress_reporting: pp.progress_reporting,
             folder_ignores_case: None,

@@ -197,6 +197,10 @@ pub struct ArchiveSettings {
     pub level: Option<i64>,
     /// Read every zip back and check each entry's CRC-32 before the stem counts as done.
     pub verify: bool,
+    /// Update mode: a stem whose zip already holds exactly its planned
+    /// members (names, sizes, modification times, compression method) is
+    /// left as it is ("up to date"); a zip that differs is rebuilt.
+    pub update: bool,
 }
 
 /// How data files are matched to a stem (matching is case-sensitive).

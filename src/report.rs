@@ -43,6 +43,9 @@ pub struct Report {
     /// For a merged report: the reports it joins, oldest run first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<PathBuf>,
+    /// For a merged report: the shards of the campaign its reports covered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards_covered: Vec<Shard>,
     /// For a merged report: entries a later run of the same stem replaced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<Superseded>,
@@ -92,6 +95,9 @@ pub struct StemOutcome {
     /// Time the stem took, in seconds.
     #[serde(default)]
     pub seconds: f64,
+    /// Warnings about the stem that did not stop it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl StemOutcome {
@@ -108,6 +114,7 @@ impl StemOutcome {
             bytes_in: 0,
             bytes_out: 0,
             seconds: 0.0,
+            warnings: Vec::new(),
         }
     }
 
@@ -145,6 +152,8 @@ impl StemOutcome {
                 self.error = Some(format!("timed out after {seconds:.1} s"));
                 self.seconds = *seconds;
             }
+            Event::UpToDate { zip, .. } => self.zip = Some(zip.clone()),
+            Event::Warning { message, .. } => self.warnings.push(message.clone()),
             Event::Skipped { reason, .. } => self.reason = Some(reason.clone()),
             _ => {}
         }
@@ -195,6 +204,7 @@ impl Report {
             profile: plan.profile.to_value(),
             shard: plan.shard,
             merged_from: Vec::new(),
+            shards_covered: Vec::new(),
             superseded: Vec::new(),
         }
     }
@@ -339,7 +349,9 @@ pub fn merge(mut reports: Vec<(PathBuf, Report)>) -> Option<Merged> {
         }
         if !report.complete {
             notes.push(format!(
-                "{} lists only the stems that did not succeed; the merged counts include only the stems listed",
+                "{} lists only the stems that did not succeed: the merged counts include only the \
+                 stems listed, and a failure of an earlier report that this run fixed still shows \
+                 as failed",
                 path.display()
             ));
         }
@@ -380,19 +392,22 @@ pub fn merge(mut reports: Vec<(PathBuf, Report)>) -> Option<Merged> {
         }
     }
     summary.was_cancelled = stems.iter().any(|o| o.status == StemStatus::Cancelled);
-    let missing_shards = missing_shards(reports.iter().map(|(_, r)| r));
+    let (shards_covered, missing_shards) = shards_of(reports.iter().map(|(_, r)| r));
     Some(Merged {
         report: Report {
             stemzip_version: env!("CARGO_PKG_VERSION").to_owned(),
-            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            // The latest run's time, not the merge's: merged again with a
+            // later rerun, the rerun must still count as the later run.
+            created: latest.created.clone(),
             profile_path: latest.profile_path.clone(),
             output_directory: latest.output_directory.clone(),
             summary,
-            complete: reports.iter().all(|(_, r)| r.complete),
+            complete: reports.iter().all(|(_, r)| r.complete) && missing_shards.is_empty(),
             stems,
             profile: latest.profile.clone(),
             shard: None,
             merged_from: reports.iter().map(|(p, _)| p.clone()).collect(),
+            shards_covered,
             superseded,
         },
         missing_shards,
@@ -407,13 +422,21 @@ fn created_time(created: &str) -> chrono::DateTime<chrono::Utc> {
         .unwrap_or_default()
 }
 
-/// Shards (of the largest count any report names) that no report covers.
-fn missing_shards<'a>(reports: impl Iterator<Item = &'a Report>) -> Vec<usize> {
-    let shards: Vec<Shard> = reports.filter_map(|r| r.shard).collect();
-    let Some(count) = shards.iter().map(|s| s.count).max() else {
-        return Vec::new();
+/// The shards `reports` cover (a shard's report its shard, a merged
+/// report those it covered), and those of the campaign (the largest count
+/// named) that none covers.
+fn shards_of<'a>(reports: impl Iterator<Item = &'a Report>) -> (Vec<Shard>, Vec<usize>) {
+    let mut covered: Vec<Shard> = reports
+        .flat_map(|r| r.shard.into_iter().chain(r.shards_covered.iter().copied()))
+        .filter(|s| s.count <= crate::shard::MAX_SHARDS && (1..=s.count).contains(&s.index))
+        .collect();
+    covered.sort_by_key(|s| (s.count, s.index));
+    covered.dedup();
+    let Some(count) = covered.iter().map(|s| s.count).max() else {
+        return (covered, Vec::new());
     };
-    (1..=count)
-        .filter(|k| !shards.iter().any(|s| s.count == count && s.index == *k))
-        .collect()
+    let missing = (1..=count)
+        .filter(|k| !covered.iter().any(|s| s.count == count && s.index == *k))
+        .collect();
+    (covered, missing)
 }

@@ -20,12 +20,71 @@
 //!
 //! A layer of its own just above the lowest: it imports only [`crate::temp`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+/// The most shards a split may have (far more than any job array: Slurm's
+/// default `MaxArraySize` is 1001).
+pub const MAX_SHARDS: usize = 100_000;
+
+/// Why a shard cannot be worked out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// Not of the form `K/N`.
+    #[error("expected K/N, e.g. 2/8 (shard 2 of 8), or auto")]
+    NotKOfN,
+    /// K or N is not a whole number.
+    #[error("K and N in K/N must be whole numbers, e.g. 2/8")]
+    NotNumbers,
+    /// N is 0 or too large.
+    #[error("N in K/N goes from 1 to {MAX_SHARDS}")]
+    BadCount,
+    /// K is outside 1..=N.
+    #[error("K in K/N goes from 1 to N ({0})")]
+    BadIndex(usize),
+    /// Slurm's array variables are missing.
+    #[error(
+        "--shard auto needs the Slurm job array variables SLURM_ARRAY_TASK_ID, \
+         SLURM_ARRAY_TASK_COUNT and SLURM_ARRAY_TASK_MIN (run it in a task of \
+         `sbatch --array`); not set: {}", .0.join(", ")
+    )]
+    NotInArray(Vec<&'static str>),
+    /// A Slurm variable is not a number.
+    #[error("--shard auto: {name}={value:?} is not a whole number")]
+    NotANumber {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The array's task ids are not a range, so tasks have no positions.
+    #[error(
+        "--shard auto: the array's task ids are not a range, so tasks have no \
+         positions: SLURM_ARRAY_TASK_ID={id}, SLURM_ARRAY_TASK_MIN={min}, \
+         SLURM_ARRAY_TASK_STEP={step}, SLURM_ARRAY_TASK_COUNT={count}{max}. Submit \
+         the array as a range (e.g. --array=0-{last} or --array=1-{count}), or give \
+         each task --shard K/N"
+    )]
+    NotARange {
+        /// `SLURM_ARRAY_TASK_ID`.
+        id: u64,
+        /// `SLURM_ARRAY_TASK_MIN`.
+        min: u64,
+        /// `SLURM_ARRAY_TASK_STEP` (1 when unset).
+        step: u64,
+        /// `SLURM_ARRAY_TASK_COUNT`.
+        count: u64,
+        /// `, SLURM_ARRAY_TASK_MAX=…` when set.
+        max: String,
+        /// `count - 1`.
+        last: u64,
+    },
+}
 
 /// One shard of a split into `count`: `index` from 1 to `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,88 +112,80 @@ impl Shard {
     /// `SLURM_ARRAY_TASK_MIN` in steps of `SLURM_ARRAY_TASK_STEP` (1 when
     /// unset). An array whose ids are not such a range (`--array=1,5,6`) has
     /// no positions: every task of it fails the same way.
-    pub fn from_slurm(var: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+    pub fn from_slurm(var: impl Fn(&str) -> Option<String>) -> Result<Shard, ShardError> {
         const ID: &str = "SLURM_ARRAY_TASK_ID";
         const COUNT: &str = "SLURM_ARRAY_TASK_COUNT";
         const MIN: &str = "SLURM_ARRAY_TASK_MIN";
         const MAX: &str = "SLURM_ARRAY_TASK_MAX";
         const STEP: &str = "SLURM_ARRAY_TASK_STEP";
-        let missing: Vec<&str> = [ID, COUNT, MIN]
+        let missing: Vec<&'static str> = [ID, COUNT, MIN]
             .into_iter()
             .filter(|name| var(name).is_none_or(|v| v.trim().is_empty()))
             .collect();
         if !missing.is_empty() {
-            return Err(format!(
-                "--shard auto needs the Slurm job array variables {ID}, {COUNT} and {MIN} \
-                 (run it in a task of `sbatch --array`); not set: {}",
-                missing.join(", ")
-            ));
+            return Err(ShardError::NotInArray(missing));
         }
-        let number = |name: &str| -> Result<Option<u64>, String> {
+        let number = |name: &'static str| -> Result<Option<u64>, ShardError> {
             match var(name) {
                 None => Ok(None),
-                Some(v) => v
+                Some(value) => value
                     .trim()
                     .parse::<u64>()
                     .map(Some)
-                    .map_err(|_| format!("--shard auto: {name}={v:?} is not a whole number")),
+                    .map_err(|_| ShardError::NotANumber { name, value }),
             }
         };
         let (Some(id), Some(count), Some(min)) = (number(ID)?, number(COUNT)?, number(MIN)?) else {
-            return Err(format!("--shard auto: {ID}, {COUNT} and {MIN} must be set"));
+            return Err(ShardError::NotInArray(vec![ID, COUNT, MIN]));
         };
         let step = number(STEP)?.unwrap_or(1);
-        let irregular = || {
-            format!(
-                "--shard auto: the array's task ids are not a range (min {min}, step {step}, \
-                 {count} tasks; this task {id}), so tasks have no positions: \
-                 use a range such as --array=0-{} or --array=1-9:4, or --shard K/N",
-                count.saturating_sub(1)
-            )
+        let max = number(MAX)?;
+        let irregular = || ShardError::NotARange {
+            id,
+            min,
+            step,
+            count,
+            max: max.map_or_else(String::new, |m| format!(", {MAX}={m}")),
+            last: count.saturating_sub(1),
         };
         if count == 0 || step == 0 || id < min || (id - min) % step != 0 {
             return Err(irregular());
         }
         let position = (id - min) / step;
         let last = min.checked_add((count - 1).saturating_mul(step));
-        let max_agrees = match number(MAX)? {
-            Some(max) => last == Some(max),
-            None => true,
-        };
-        if position >= count || !max_agrees {
+        if position >= count || max.is_some_and(|max| last != Some(max)) {
             return Err(irregular());
         }
-        let to_usize = |n: u64| usize::try_from(n).map_err(|_| irregular());
-        Ok(Shard {
-            index: to_usize(position)? + 1,
-            count: to_usize(count)?,
-        })
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&c| c <= MAX_SHARDS)
+            .ok_or(ShardError::BadCount)?;
+        let index = usize::try_from(position).map_err(|_| irregular())? + 1;
+        Ok(Shard { index, count })
     }
 }
 
 impl FromStr for Shard {
-    type Err = String;
+    type Err = ShardError;
 
-    /// `K/N` with `1 <= K <= N`.
-    fn from_str(text: &str) -> Result<Shard, String> {
-        let Some((k, n)) = text.split_once('/') else {
-            return Err("expected K/N, e.g. 2/8 (shard 2 of 8), or auto".to_owned());
-        };
+    /// `K/N` with `1 <= K <= N <= MAX_SHARDS`.
+    fn from_str(text: &str) -> Result<Shard, ShardError> {
+        let (k, n) = text.split_once('/').ok_or(ShardError::NotKOfN)?;
         let (Ok(index), Ok(count)) = (k.trim().parse::<usize>(), n.trim().parse::<usize>()) else {
-            return Err("K and N in K/N must be whole numbers, e.g. 2/8".to_owned());
+            return Err(ShardError::NotNumbers);
         };
-        if count == 0 {
-            return Err("N in K/N must be at least 1".to_owned());
+        if count == 0 || count > MAX_SHARDS {
+            return Err(ShardError::BadCount);
         }
         if index == 0 || index > count {
-            return Err(format!("K in K/N goes from 1 to N ({count})"));
+            return Err(ShardError::BadIndex(count));
         }
         Ok(Shard { index, count })
     }
 }
 
 /// How stems are split into shards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ShardBy {
     /// A fixed hash of the stem name: every task agrees with no split file.
@@ -156,7 +207,7 @@ impl ShardBy {
 
 /// The shard (from 1) that `stem` goes to by hash, of `count` shards.
 pub fn hash_shard(stem: &str, count: usize) -> usize {
-    let count = count.max(1) as u64;
+    let count = count.clamp(1, MAX_SHARDS) as u64;
     // The remainder is below `count`, which came from a usize.
     (xxhash_rust::xxh3::xxh3_64(stem.as_bytes()) % count) as usize + 1
 }
@@ -193,7 +244,7 @@ impl Placement {
 impl Split {
     /// Every stem (name, bytes) by hash.
     pub fn by_hash<'a>(stems: impl IntoIterator<Item = (&'a str, u64)>, count: usize) -> Split {
-        let count = count.max(1);
+        let count = count.clamp(1, MAX_SHARDS);
         Split {
             count,
             by: ShardBy::Hash,
@@ -205,17 +256,21 @@ impl Split {
     }
 
     /// Stems (name, bytes) balanced by bytes: largest first, ties by name,
-    /// each to the shard with the fewest bytes so far (ties to the lowest).
+    /// each to the shard with the fewest bytes so far (ties to the one with
+    /// fewer stems, then the lowest: stems of no bytes spread evenly).
     pub fn by_size<'a>(stems: impl IntoIterator<Item = (&'a str, u64)>, count: usize) -> Split {
-        let count = count.max(1);
+        let count = count.clamp(1, MAX_SHARDS);
         let mut order: Vec<(&str, u64)> = stems.into_iter().collect();
         order.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        let mut loads = vec![0u64; count];
+        // The lightest shard on top: (bytes, stems, shard), smallest first.
+        let mut lightest: BinaryHeap<Reverse<(u64, usize, usize)>> =
+            (1..=count).map(|k| Reverse((0, 0, k))).collect();
         let mut shard_of = HashMap::with_capacity(order.len());
         for (name, bytes) in order {
-            let lightest = (0..count).min_by_key(|&i| (loads[i], i)).unwrap_or(0);
-            loads[lightest] = loads[lightest].saturating_add(bytes);
-            shard_of.insert(name.to_owned(), lightest + 1);
+            if let Some(Reverse((load, stems, k))) = lightest.pop() {
+                shard_of.insert(name.to_owned(), k);
+                lightest.push(Reverse((load.saturating_add(bytes), stems + 1, k)));
+            }
         }
         Split {
             count,
@@ -264,7 +319,8 @@ impl Split {
             })
             .collect();
         for (name, bytes) in stems {
-            if let Some(load) = loads.get_mut(self.place(name).shard() - 1) {
+            let slot = self.place(name).shard().checked_sub(1);
+            if let Some(load) = slot.and_then(|i| loads.get_mut(i)) {
                 load.stems.push(name.to_owned());
                 load.bytes = load.bytes.saturating_add(bytes);
             }
@@ -363,8 +419,8 @@ impl SplitFile {
                 file.stemzip_split
             )));
         }
-        if file.shards == 0 {
-            return Err(format("shards: must be at least 1".to_owned()));
+        if file.shards == 0 || file.shards > MAX_SHARDS {
+            return Err(format(format!("shards: must be from 1 to {MAX_SHARDS}")));
         }
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for load in &file.loads {
@@ -439,7 +495,7 @@ mod tests {
     fn k_of_n_parses_and_rejects_what_is_not_a_shard() {
         assert_eq!("2/8".parse::<Shard>(), Ok(Shard { index: 2, count: 8 }));
         assert_eq!("1/1".parse::<Shard>(), Ok(Shard { index: 1, count: 1 }));
-        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "-1/3", ""] {
+        for bad in ["0/3", "4/3", "3", "a/b", "1/0", "-1/3", "", "1/100001"] {
             assert!(bad.parse::<Shard>().is_err(), "{bad} was accepted");
         }
     }
@@ -499,6 +555,12 @@ mod tests {
         assert_eq!(split.place("b"), Placement::Listed(2));
         assert_eq!(split.place("d"), Placement::Listed(1));
         assert_eq!(split.place("new"), Placement::ByHash(hash_shard("new", 2)));
+        // Stems with no bytes (nothing matched yet) spread by count.
+        let empty: Vec<String> = (0..9).map(|i| format!("e{i}")).collect();
+        let split = Split::by_size(empty.iter().map(|s| (s.as_str(), 0)), 3);
+        let loads = split.loads(empty.iter().map(|s| (s.as_str(), 0)));
+        let counts: Vec<usize> = loads.iter().map(|l| l.stems.len()).collect();
+        assert_eq!(counts, [3, 3, 3]);
     }
 
     #[test]
@@ -538,20 +600,23 @@ mod tests {
         // --array=1,5,6: no positions, whatever step Slurm reports.
         for id in ["1", "5", "6"] {
             for step in [None, Some("1"), Some("4")] {
-                let e = shard(id, "3", "1", "6", step).unwrap_err();
+                let e = shard(id, "3", "1", "6", step).unwrap_err().to_string();
                 assert!(e.contains("not a range"), "{e}");
+                assert!(e.contains(&format!("SLURM_ARRAY_TASK_ID={id},")), "{e}");
             }
         }
     }
 
     #[test]
     fn missing_slurm_variables_are_named() {
-        let e = Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_ID", "1")])).unwrap_err();
+        let e = Shard::from_slurm(env(&[("SLURM_ARRAY_TASK_ID", "1")]))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("SLURM_ARRAY_TASK_COUNT, SLURM_ARRAY_TASK_MIN"),
             "{e}"
         );
-        let e = Shard::from_slurm(env(&[])).unwrap_err();
+        let e = Shard::from_slurm(env(&[])).unwrap_err().to_string();
         assert!(e.contains("not set: SLURM_ARRAY_TASK_ID"), "{e}");
     }
 

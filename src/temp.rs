@@ -62,15 +62,43 @@ pub fn user_file_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
 /// Where the file system has no file locks (Lustre mounted without
 /// `flock`, some FUSE file systems) the file is written unlocked: the
 /// clean-up of other runs cannot lock it either, so it leaves it alone.
+///
+/// Between creating the file and locking it, another run's clean-up could
+/// find it unlocked and remove it: once locked, the file is looked up under
+/// its name again, and made anew if it is gone.
 pub fn create(dir: &Path) -> io::Result<NamedTempFile> {
-    let file = user_file_builder(PREFIX)
-        .suffix(SUFFIX)
-        .rand_bytes(RANDOM_LEN)
-        .tempfile_in(dir)?;
-    match file.as_file().lock() {
-        Ok(()) => Ok(file),
-        Err(e) if locks_unsupported(&e) => Ok(file),
-        Err(e) => Err(e),
+    for _ in 0..8 {
+        let file = user_file_builder(PREFIX)
+            .suffix(SUFFIX)
+            .rand_bytes(RANDOM_LEN)
+            .tempfile_in(dir)?;
+        match file.as_file().lock() {
+            Ok(()) => {}
+            Err(e) if locks_unsupported(&e) => return Ok(file),
+            Err(e) => return Err(e),
+        }
+        if still_named(&file) {
+            return Ok(file);
+        }
+    }
+    Err(io::Error::other(
+        "new temporary files in this folder keep vanishing (another program removes them)",
+    ))
+}
+
+/// Whether `file`'s name still leads to the file it was created as.
+fn still_named(file: &NamedTempFile) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.as_file().metadata(), fs::symlink_metadata(file.path())) {
+            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        fs::symlink_metadata(file.path()).is_ok()
     }
 }
 
@@ -219,8 +247,10 @@ pub fn ignores_case(dir: &Path) -> io::Result<bool> {
 }
 
 /// Removes the temporary zips in `dir` that no running process holds: the
-/// leftovers of a killed run. Returns the files removed.
-pub fn remove_stale(dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// leftovers of a killed run. With `min_age`, only those not written to
+/// for at least that long (a shard's run: see the README on file systems
+/// whose locks other machines do not see). Returns the files removed.
+pub fn remove_stale(dir: &Path, min_age: Option<std::time::Duration>) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -234,15 +264,31 @@ pub fn remove_stale(dir: &Path) -> io::Result<Vec<PathBuf>> {
         if !is_ours {
             continue;
         }
+        if let Some(min_age) = min_age {
+            let idle = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if idle.is_none_or(|idle| idle < min_age) {
+                continue;
+            }
+        }
         let path = entry.path();
         let Ok(file) = File::options().read(true).write(true).open(&path) else {
             continue;
         };
         if file.try_lock().is_ok() {
-            drop(file);
-            fs::remove_file(&path)?;
-            removed.push(path);
+            // Removed while locked: a run creating it now finds it gone
+            // once it holds the lock (see `create`). Another run's clean-up
+            // may have removed it first.
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
+        drop(file);
     }
     Ok(removed)
 }
@@ -324,8 +370,27 @@ mod tests {
         let path = dir.path().join(".stemzip-abandoned123.partial");
         assert!(is_temp_name(".stemzip-abandoned123.partial"));
         std::fs::write(&path, b"half a zip").unwrap();
-        let removed = remove_stale(dir.path()).unwrap();
+        // A shard's run leaves files written to in the last hour alone.
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(
+            remove_stale(dir.path(), Some(hour)).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        let removed = remove_stale(dir.path(), None).unwrap();
         assert_eq!(removed, vec![path]);
         assert!(held.path().exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_temp_file_removed_before_it_was_locked_is_made_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = create(dir.path()).unwrap();
+        assert!(still_named(&file));
+        // What another run's clean-up does in the moment before the lock.
+        fs::remove_file(file.path()).unwrap();
+        assert!(!still_named(&file));
+        fs::write(file.path(), b"someone else's").unwrap();
+        assert!(!still_named(&file), "a new file under the name is not ours");
     }
 }

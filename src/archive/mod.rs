@@ -28,6 +28,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rawzip::time::UtcDateTime;
 use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
+mod fresh;
+
+pub use fresh::{Freshness, freshness};
+
 use crate::cancel::CancelToken;
 use crate::plan::{Member, RunSettings, Stem};
 use crate::profile::Compression;

@@ -42,10 +42,19 @@ pub fn report(command: &ReportCommand) -> ExitCode {
     }
 }
 
-/// The report files `args` names, folders expanded (sorted by name); the
-/// output file itself is left out of a folder's reports.
+/// The report files `args` names, folders expanded (sorted by name), each
+/// once; the output file is left out.
 fn report_files(args: &MergeArgs) -> Result<Vec<PathBuf>, String> {
-    let mut files = Vec::new();
+    let same = |a: &Path, b: &Path| match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    let add = |path: PathBuf, files: &mut Vec<PathBuf>| {
+        if !same(&path, &args.output) && !files.iter().any(|f| same(f, &path)) {
+            files.push(path);
+        }
+    };
     for path in &args.reports {
         if path.is_dir() {
             let entries = std::fs::read_dir(path)
@@ -57,7 +66,7 @@ fn report_files(args: &MergeArgs) -> Result<Vec<PathBuf>, String> {
                         && e.file_type().is_ok_and(|t| t.is_file())
                 })
                 .map(|e| e.path())
-                .filter(|p| *p != args.output)
+                .filter(|p| !same(p, &args.output))
                 .collect();
             if found.is_empty() {
                 return Err(format!(
@@ -66,9 +75,11 @@ fn report_files(args: &MergeArgs) -> Result<Vec<PathBuf>, String> {
                 ));
             }
             found.sort();
-            files.extend(found);
+            for f in found {
+                add(f, &mut files);
+            }
         } else {
-            files.push(path.clone());
+            add(path.clone(), &mut files);
         }
     }
     Ok(files)
@@ -126,10 +137,11 @@ fn merge(args: &MergeArgs) -> ExitCode {
     }
     let s = &merged.report.summary;
     println!(
-        "{count} report(s) merged into {}: {} stems: {} done, {} failed, {} timed out, {} skipped, {} cancelled; {} in, {} out; {} superseded",
+        "{count} report(s) merged into {}: {} stems: {} done, {} up to date, {} failed, {} timed out, {} skipped, {} cancelled; {} in, {} out; {} superseded",
         args.output.display(),
         s.stems,
         s.done,
+        s.up_to_date,
         s.failed,
         s.timed_out,
         s.skipped,
@@ -151,8 +163,8 @@ pub struct SlurmArgs {
     /// The YAML profile to zip.
     pub profile: PathBuf,
     /// Array tasks: the stems are split into this many shards, balanced by bytes.
-    #[arg(long, value_name = "N")]
-    pub tasks: NonZeroUsize,
+    #[arg(long, value_name = "N", value_parser = super::shards::parse_count)]
+    pub tasks: usize,
     /// CPUs per task, which are the task's workers (default: the profile's workers).
     #[arg(long, value_name = "C")]
     pub cpus_per_task: Option<NonZeroUsize>,
@@ -180,7 +192,9 @@ pub fn slurm(args: &SlurmArgs) -> ExitCode {
         Ok(job) if args.submit => match submit(&job) {
             Ok(()) => ExitCode::from(EXIT_OK),
             Err(message) => {
-                eprintln!("error: {message}");
+                for line in message.lines() {
+                    eprintln!("error: {line}");
+                }
                 ExitCode::from(EXIT_FAILED)
             }
         },
@@ -204,7 +218,8 @@ fn absolute(path: &Path) -> Result<PathBuf, String> {
     std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Plans the profile, writes the size-balanced split and the scripts.
+/// Plans the profile, writes the size-balanced split and the scripts
+/// (all checked before any file is written).
 fn write_job(args: &SlurmArgs) -> Result<Job, String> {
     let plan = Plan::from_file(&args.profile, &[]).map_err(|e| e.to_string())?;
     print_warnings(&plan.warnings);
@@ -223,12 +238,16 @@ fn write_job(args: &SlurmArgs) -> Result<Job, String> {
             std::env::current_exe().map_err(|e| format!("cannot find this stemzip's path: {e}"))?
         }
     };
-    let tasks = args.tasks.get();
+    let tasks = args.tasks;
+    // A new split file each time: an array still pending from an earlier
+    // `stemzip slurm` keeps reading its own.
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let job = Job {
         name,
         stemzip,
         profile,
         dir: dir.clone(),
+        split_file: dir.join(format!("split-{stamp}.yaml")),
         output_dir: absolute(&plan.output_dir)?,
         tasks,
         cpus_per_task: args
@@ -242,14 +261,18 @@ fn write_job(args: &SlurmArgs) -> Result<Job, String> {
         (slurm::MERGE_SCRIPT, job.merge_script()),
         (slurm::SUBMIT_SCRIPT, job.submit_script()),
     ];
+    let scripts: Vec<(&str, String)> = scripts
+        .into_iter()
+        .map(|(file, text)| text.map(|t| (file, t)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir.join(slurm::LOG_DIR))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let split = Split::by_size(plan.stem_sizes(), tasks);
     SplitFile::new(&split, plan.stem_sizes(), Some(job.profile.clone()))
-        .save(&dir.join(slurm::SPLIT_FILE))
+        .save(&job.split_file)
         .map_err(|e| e.to_string())?;
     for (file, text) in scripts {
-        let text = text.map_err(|e| e.to_string())?;
         let path = dir.join(file);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
@@ -262,6 +285,12 @@ fn write_job(args: &SlurmArgs) -> Result<Job, String> {
             plan.stems.len()
         );
     }
+    if tasks > 1001 {
+        eprintln!(
+            "warning: {tasks} array tasks: Slurm's default MaxArraySize is 1001; \
+             ask your administrators for the cluster's"
+        );
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
@@ -271,11 +300,15 @@ fn write_job(args: &SlurmArgs) -> Result<Job, String> {
         BinaryBytes(heaviest),
         job.cpus_per_task
     );
+    let split_name = job
+        .split_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "wrote {}: {}, {}, {}, {}",
+        "wrote {}: {split_name}, {}, {}, {}",
         dir.display(),
-        slurm::SPLIT_FILE,
         slurm::ARRAY_SCRIPT,
         slurm::MERGE_SCRIPT,
         slurm::SUBMIT_SCRIPT
@@ -283,8 +316,8 @@ fn write_job(args: &SlurmArgs) -> Result<Job, String> {
     Ok(job)
 }
 
-/// `sbatch --parsable ARGS` in the job's folder: the job id.
-fn sbatch(dir: &Path, args: &[&str]) -> Result<String, String> {
+/// `sbatch --parsable ARGS`: the job id.
+fn sbatch(dir: &Path, args: &[String]) -> Result<String, String> {
     let output = std::process::Command::new("sbatch")
         .arg("--parsable")
         .args(args)
@@ -314,10 +347,25 @@ fn sbatch(dir: &Path, args: &[&str]) -> Result<String, String> {
 
 /// Submits the array, then the merge job after it; prints both ids.
 fn submit(job: &Job) -> Result<(), String> {
-    let array = sbatch(&job.dir, &[slurm::ARRAY_SCRIPT])?;
+    let script = |name: &str| job.dir.join(name).to_string_lossy().into_owned();
+    let mut array_args = job.log_options("%A_%a");
+    array_args.push(script(slurm::ARRAY_SCRIPT));
+    let array = sbatch(&job.dir, &array_args)?;
     println!("submitted array job {array} ({} tasks)", job.tasks);
-    let dependency = format!("--dependency=afterany:{array}");
-    let merge = sbatch(&job.dir, &[&dependency, slurm::MERGE_SCRIPT, &array])?;
+    let mut merge_args = vec![format!("--dependency=afterany:{array}")];
+    merge_args.extend(job.log_options("merge-%j"));
+    merge_args.push(script(slurm::MERGE_SCRIPT));
+    merge_args.push(array.clone());
+    let merge = sbatch(&job.dir, &merge_args).map_err(|e| {
+        format!(
+            "{e}\nthe array job {array} is queued without its merge job; when it has ended, run: \
+             stemzip report merge {} -o {}",
+            job.dir.join(format!("reports-{array}")).display(),
+            job.output_dir
+                .join(format!("stemzip-report-campaign-{array}.yaml"))
+                .display()
+        )
+    })?;
     println!("submitted merge job {merge} (after every task of {array} ends)");
     println!(
         "campaign report: {}",

@@ -181,6 +181,10 @@ pub struct RunArgs {
     /// Print one JSON object per event on stdout (JSON Lines), ending with the summary.
     #[arg(long)]
     pub json: bool,
+    /// Update mode (archive.update): leave zips that already hold exactly
+    /// their stem's files, rebuild those that differ.
+    #[arg(long)]
+    pub update: bool,
     /// Zip only shard K of N of the stems (K from 1 to N), for one task of
     /// many sharing the output folder; `auto` takes K and N from a Slurm
     /// job array task's variables. A shard's run always writes its report.
@@ -190,15 +194,16 @@ pub struct RunArgs {
     /// agrees, no file needed) or balanced by `size` (give every task the
     /// same --split file).
     #[arg(long, value_enum, value_name = "HOW")]
-    pub shard_by: Option<crate::shard::ShardBy>,
+    pub shard_by: Option<shards::ShardByArg>,
     /// A split file: read by --shard (written by `--dry-run --shards N
     /// --split FILE` or by `stemzip slurm`), written by --shards.
     #[arg(long, value_name = "FILE")]
     pub split: Option<PathBuf>,
     /// With --dry-run: print the split into N shards as a table (stems and
     /// bytes per shard), and write it to --split FILE if given.
-    #[arg(long, value_name = "N", requires = "dry_run", conflicts_with = "shard")]
-    pub shards: Option<NonZeroUsize>,
+    #[arg(long, value_name = "N", requires = "dry_run", conflicts_with = "shard",
+          value_parser = shards::parse_count)]
+    pub shards: Option<usize>,
     /// Write a report of every stem and its outcome to FILE (whether or
     /// not any failed).
     #[arg(long, value_name = "FILE")]
@@ -219,7 +224,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     print_warnings(&plan.warnings);
     if let Some(count) = args.shards {
-        return shards::print_split(args, &plan, count.get());
+        return shards::print_split(args, &plan, count);
     }
     if let Err(message) = shards::keep_shard(args, &mut plan) {
         eprintln!("error: {message}");
@@ -264,9 +269,12 @@ pub fn run(args: &RunArgs) -> ExitCode {
     if let Some(e) = &summary.report_error {
         eprintln!("error: could not write the run report: {e}");
     }
+    // A shard's report is what the campaign's merge reads: without it the
+    // task did not do its whole job.
+    let report_required = args.report.is_some() || args.shard.is_some();
     if summary.was_cancelled {
         ExitCode::from(EXIT_INTERRUPTED)
-    } else if summary.has_failures() {
+    } else if summary.has_failures() || (report_required && summary.report_error.is_some()) {
         ExitCode::from(EXIT_FAILED)
     } else {
         ExitCode::from(EXIT_OK)
@@ -284,6 +292,9 @@ fn edits(args: &RunArgs) -> Result<Edits, crate::plan::LoadError> {
     if let Some(n) = args.workers {
         sets.push(format!("parallel_processing.max_workers={n}"));
         sets.push("parallel_processing.enabled=true".to_owned());
+    }
+    if args.update {
+        sets.push("archive.update=true".to_owned());
     }
     sets.extend(args.set.iter().cloned());
     let sets = sets
@@ -313,16 +324,46 @@ pub(crate) fn print_warnings(warnings: &[Warning]) {
     }
 }
 
+/// In update mode, each stem's freshness (`None` for a stem with no
+/// members, which is skipped anyway), read from the zips in parallel.
+fn freshness_of(plan: &Plan) -> Vec<Option<crate::archive::Freshness>> {
+    use rayon::prelude::*;
+    if !plan.settings.update {
+        return vec![None; plan.stems.len()];
+    }
+    plan.stems
+        .par_iter()
+        .map(|s| {
+            (!s.members.is_empty()).then(|| {
+                crate::archive::freshness(
+                    &s.zip_path(&plan.output_dir),
+                    s,
+                    plan.settings.compression,
+                )
+            })
+        })
+        .collect()
+}
+
 fn print_plan(plan: &Plan, json: bool) {
+    use crate::archive::Freshness;
+    let fresh = freshness_of(plan);
     if json {
         let value = serde_json::json!({
             "output_directory": plan.output_dir,
-            "stems": plan.stems.iter().map(|s| serde_json::json!({
-                "stem": s.name,
-                "files": s.members.len(),
-                "bytes": s.total_size(),
-                "members": s.members.iter().map(|m| &m.name).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
+            "stems": plan.stems.iter().zip(&fresh).map(|(s, f)| {
+                let mut stem = serde_json::json!({
+                    "stem": s.name,
+                    "files": s.members.len(),
+                    "bytes": s.total_size(),
+                    "members": s.members.iter().map(|m| &m.name).collect::<Vec<_>>(),
+                });
+                if let Some(f) = f {
+                    stem["up_to_date"] = (*f == Freshness::UpToDate).into();
+                    stem["update"] = f.describe().into();
+                }
+                stem
+            }).collect::<Vec<_>>(),
             "warnings": plan.warnings,
             "unclaimed_files": plan.unclaimed_files,
             "settings": settings_json(plan),
@@ -333,10 +374,13 @@ fn print_plan(plan: &Plan, json: bool) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    for stem in &plan.stems {
+    for (stem, f) in plan.stems.iter().zip(&fresh) {
+        let note = f
+            .as_ref()
+            .map_or_else(String::new, |f| format!("  {}", f.describe()));
         let _ = writeln!(
             out,
-            "{}  ({} files, {})",
+            "{}  ({} files, {}){note}",
             stem.name,
             stem.members.len(),
             BinaryBytes(stem.total_size())
@@ -349,16 +393,36 @@ fn print_plan(plan: &Plan, json: bool) {
     for (what, value) in settings_lines(plan) {
         let _ = writeln!(out, "  {what:<18}{value}");
     }
-    let zips = plan.stems.iter().filter(|s| !s.members.is_empty()).count();
+    let up_to_date: Vec<&crate::plan::Stem> = plan
+        .stems
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, f)| **f == Some(Freshness::UpToDate))
+        .map(|(s, _)| s)
+        .collect();
+    let zips = plan
+        .stems
+        .iter()
+        .filter(|s| !s.members.is_empty())
+        .count()
+        .saturating_sub(up_to_date.len());
+    let bytes = plan
+        .total_size()
+        .saturating_sub(up_to_date.iter().map(|s| s.total_size()).sum::<u64>());
     let shard = plan.shard.map_or_else(String::new, |s| {
         format!(" (shard {} of {})", s.index, s.count)
     });
+    let fresh_note = if plan.settings.update {
+        format!(", {} up to date", up_to_date.len())
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "dry run{shard}: {} stems, {} zips ({}) would be written to {}",
+        "dry run{shard}: {} stems{fresh_note}, {} zips ({}) would be written to {}",
         plan.stems.len(),
         zips,
-        BinaryBytes(plan.total_size()),
+        BinaryBytes(bytes),
         plan.output_dir.display()
     );
 }
@@ -393,6 +457,7 @@ fn settings_lines(plan: &Plan) -> Vec<(&'static str, String)> {
             },
         ),
         ("verify", yes_no(s.verify)),
+        ("update", yes_no(s.update)),
         ("error reports", yes_no(s.save_error_reports)),
         ("progress", yes_no(s.progress_reporting)),
     ]
@@ -410,6 +475,7 @@ fn settings_json(plan: &Plan) -> serde_json::Value {
         "compression": s.compression.name(),
         "level": s.level,
         "verify": s.verify,
+        "update": s.update,
         "save_error_reports": s.save_error_reports,
         "progress_reporting": s.progress_reporting,
     })
@@ -418,6 +484,7 @@ fn settings_json(plan: &Plan) -> serde_json::Value {
 fn print_summary(s: &Summary) {
     let counts: Vec<String> = [
         (s.done, "done"),
+        (s.up_to_date, "up to date"),
         (s.failed, "failed"),
         (s.timed_out, "timed out"),
         (s.skipped, "skipped"),
@@ -501,6 +568,9 @@ impl Progress {
         let Some(stem) = event.stem() else { return };
         match event {
             Event::Progress { bytes_done, .. } => self.advance(stem, *bytes_done),
+            Event::Warning { name, message, .. } => {
+                self.line(&format!("warning: {name}: {message}"));
+            }
             Event::Queued { .. } | Event::Started { .. } | Event::RunFinished(_) => {}
             _ => {
                 self.ended += 1;
@@ -528,6 +598,9 @@ impl Progress {
                     }
                     Event::TimedOut { seconds, .. } => {
                         self.line(&format!("{counter} TIMED OUT {name} after {seconds:.1} s"));
+                    }
+                    Event::UpToDate { .. } if self.plain => {
+                        self.line(&format!("{counter} up to date {name}"));
                     }
                     Event::Skipped { reason, .. } if self.plain => {
                         self.line(&format!("{counter} skipped {name}: {reason}"));

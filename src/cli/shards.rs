@@ -25,16 +25,52 @@ pub fn parse_shard(text: &str) -> Result<ShardArg, String> {
     if text.eq_ignore_ascii_case("auto") {
         Ok(ShardArg::Auto)
     } else {
-        text.parse().map(ShardArg::Fixed)
+        text.parse()
+            .map(ShardArg::Fixed)
+            .map_err(|e: crate::shard::ShardError| e.to_string())
     }
+}
+
+/// Parses a shard count (`--shards`, `stemzip slurm --tasks`).
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=crate::shard::MAX_SHARDS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 1 to {}",
+            crate::shard::MAX_SHARDS
+        )),
+    }
+}
+
+/// The value of `--shard-by`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShardByArg {
+    /// A fixed hash of the stem name: every task agrees with no split file.
+    Hash,
+    /// Balanced bytes, computed once into a split file.
+    Size,
+}
+
+impl From<ShardByArg> for ShardBy {
+    fn from(arg: ShardByArg) -> ShardBy {
+        match arg {
+            ShardByArg::Hash => ShardBy::Hash,
+            ShardByArg::Size => ShardBy::Size,
+        }
+    }
+}
+
+/// `--shard-by`, as the library's kind.
+fn shard_by(args: &RunArgs) -> Option<ShardBy> {
+    args.shard_by.map(ShardBy::from)
 }
 
 /// The split the arguments ask for over `plan`'s stems into `count`
 /// shards: the `--split` file's, or computed here.
 fn split_for(args: &RunArgs, plan: &Plan, count: usize) -> Result<(Split, Option<String>), String> {
     if let Some(path) = &args.split {
-        let file = SplitFile::load(path).map_err(|e| e.to_string())?;
-        if args.shard_by == Some(ShardBy::Hash) {
+        let file = SplitFile::load(path).map_err(|e| format!("--split: {e}"))?;
+        if shard_by(args) == Some(ShardBy::Hash) {
             return Err(format!(
                 "--shard-by hash needs no split file, and --split {} holds a {} split",
                 path.display(),
@@ -50,7 +86,7 @@ fn split_for(args: &RunArgs, plan: &Plan, count: usize) -> Result<(Split, Option
         }
         return Ok((file.split(), None));
     }
-    let by = args.shard_by.unwrap_or_default();
+    let by = shard_by(args).unwrap_or_default();
     let warning = (by == ShardBy::Size).then(|| {
         "--shard-by size without --split: the split comes from the sizes this task sees now; \
          every task must see the same sizes, or a stem may be zipped by two tasks or none. \
@@ -78,7 +114,9 @@ pub fn keep_shard(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
     };
     let shard = match arg {
         ShardArg::Fixed(shard) => shard,
-        ShardArg::Auto => Shard::from_slurm(|name| std::env::var(name).ok())?,
+        ShardArg::Auto => {
+            Shard::from_slurm(|name| std::env::var(name).ok()).map_err(|e| e.to_string())?
+        }
     };
     let (split, warning) = split_for(args, plan, shard.count)?;
     if let Some(warning) = warning {
@@ -99,14 +137,14 @@ pub fn keep_shard(args: &RunArgs, plan: &mut Plan) -> Result<(), String> {
 /// `--dry-run --shards N`: the split as a table (or JSON), written to
 /// `--split FILE` when given.
 pub fn print_split(args: &RunArgs, plan: &Plan, count: usize) -> ExitCode {
-    if args.split.is_some() && args.shard_by == Some(ShardBy::Hash) {
+    if args.split.is_some() && shard_by(args) == Some(ShardBy::Hash) {
         eprintln!("error: --split writes a size split; --shard-by hash needs no split file");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     let by = if args.split.is_some() {
         ShardBy::Size
     } else {
-        args.shard_by.unwrap_or_default()
+        shard_by(args).unwrap_or_default()
     };
     let split = Split::compute(by, plan.stem_sizes(), count);
     if let Some(path) = &args.split {

@@ -204,13 +204,21 @@ pub fn execute_with(plan: Plan, cancel: &CancelToken, sink: impl FnMut(Event)) {
     tally.finish(cancel);
 }
 
+/// How long a temporary file must go unwritten before a shard's run
+/// removes it as a killed run's leftover.
+const SHARD_CLEAN_UP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Creates the output folder, removes what a killed run left in it, and
 /// starts the compression pool.
 fn prepare(plan: &Plan) -> Result<Compressor, String> {
     let dir = &plan.output_dir;
     archive::create_folder(dir)
         .map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
-    temp::remove_stale(dir)
+    // A shard's run shares the folder with other machines' runs, whose
+    // locks some network file systems do not show here: it leaves alone
+    // what was written to in the last hour.
+    let min_age = plan.shard.map(|_| SHARD_CLEAN_UP_AGE);
+    temp::remove_stale(dir, min_age)
         .map_err(|e| format!("cannot clean up temporary files in {}: {e}", dir.display()))?;
     let threads = compression_threads(plan.settings.workers.get());
     Compressor::new(threads).map_err(|e| format!("cannot start {threads} compression threads: {e}"))

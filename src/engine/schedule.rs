@@ -93,6 +93,29 @@ fn run_stem(i: usize, shared: &Shared) {
         stem: i,
         name: name(),
     });
+    if plan.settings.update {
+        let zip = stem.zip_path(shared.folder.path());
+        match archive::freshness(&zip, stem, plan.settings.compression) {
+            archive::Freshness::UpToDate => {
+                let _ = shared.events.send(Event::UpToDate {
+                    stem: i,
+                    name: name(),
+                    zip,
+                    files: stem.members.len(),
+                    bytes: stem.total_size(),
+                });
+                return;
+            }
+            archive::Freshness::Unreadable(why) => {
+                let _ = shared.events.send(Event::Warning {
+                    stem: i,
+                    name: name(),
+                    message: format!("{} cannot be read ({why}); it is rebuilt", zip.display()),
+                });
+            }
+            archive::Freshness::Missing | archive::Freshness::Changed(_) => {}
+        }
+    }
     let control = Control {
         cancel: shared.cancel.clone(),
         deadline: plan.settings.timeout.map(|t| started + t),

@@ -18,6 +18,8 @@ pub(super) struct Tally<'p, S: FnMut(Event)> {
     plan: &'p Plan,
     sink: S,
     outcomes: Vec<Option<StemOutcome>>,
+    /// Warnings of stems that have not ended yet.
+    warnings: Vec<Vec<String>>,
     summary: Summary,
     started: Instant,
 }
@@ -29,6 +31,7 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
             plan,
             sink,
             outcomes: vec![None; plan.stems.len()],
+            warnings: vec![Vec::new(); plan.stems.len()],
             summary: Summary {
                 stems: plan.stems.len(),
                 ..Summary::default()
@@ -48,6 +51,11 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
 
     /// Counts `event` (a stem's terminal event once) and hands it on.
     pub(super) fn record(&mut self, event: Event) {
+        if let Event::Warning { stem, message, .. } = &event
+            && let Some(pending) = self.warnings.get_mut(*stem)
+        {
+            pending.push(message.clone());
+        }
         if let (Some(i), Some(status)) = (event.stem(), event.status())
             && status.is_terminal()
             && let (Some(slot), Some(stem)) = (self.outcomes.get_mut(i), self.plan.stems.get(i))
@@ -63,7 +71,11 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
                 self.summary.bytes_in += bytes_in;
                 self.summary.bytes_out += bytes_out;
             }
-            *slot = Some(StemOutcome::from_event(stem, &event));
+            let mut outcome = StemOutcome::from_event(stem, &event);
+            if let Some(pending) = self.warnings.get_mut(i) {
+                outcome.warnings = std::mem::take(pending);
+            }
+            *slot = Some(outcome);
         }
         (self.sink)(event);
     }
@@ -99,7 +111,7 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
             .outcomes
             .into_iter()
             .flatten()
-            .filter(|o| full || o.status.is_problem())
+            .filter(|o| full || o.status.is_problem() || !o.warnings.is_empty())
             .collect();
         if full || (settings.save_error_reports && !listed.is_empty()) {
             let report = Report::new(self.plan, summary.clone(), listed);

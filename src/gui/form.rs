@@ -277,6 +277,8 @@ impl Form {
                 error_ui(ui, "archive.level", errors);
                 ui.checkbox(&mut archive.verify, "Verify each zip after writing")
                     .on_hover_text("Read every zip back and check each entry's CRC-32 before the stem counts as done");
+                ui.checkbox(&mut archive.update, "Update: rewrite only zips whose files changed")
+                    .on_hover_text("A zip that already holds exactly the stem's files (same names, sizes, modification times and compression method) is left as it is and reported up to date; the others are rebuilt");
             });
         egui::CollapsingHeader::new("Parallel processing")
             .default_open(true)

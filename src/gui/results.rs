@@ -560,6 +560,14 @@ impl Results {
                     .selectable(true),
             );
         }
+        for w in &r.outcome.warnings {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("warning: {w}")).color(ui.visuals().warn_fg_color),
+                )
+                .selectable(true),
+            );
+        }
         ui.horizontal(|ui| {
             if let Some(zip) = &r.outcome.zip {
                 ui.label(format!("Zip: {}", zip.display()));

@@ -13,4 +13,5 @@ mod profiles;
 mod pyyaml;
 mod reliability;
 mod shards;
+mod update;
 mod windows;

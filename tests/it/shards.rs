@@ -75,10 +75,13 @@ fn shards_writing_into_one_folder_at_once_give_exactly_the_one_machine_zips() {
     let n = 90;
     let t = campaign(n);
     let p = t.profile("archive:\n  compression: deflate\n");
-    // Left by a killed run: the first task to start removes it, while the
-    // live tasks' own temporary files are never touched.
+    // Left by a killed run two hours ago: the first task to start removes
+    // it, while the live tasks' own temporary files are never touched.
     fs::create_dir_all(t.out()).unwrap();
-    fs::write(t.out().join(".stemzip-AAAAAAAAAAAA.partial"), "stale").unwrap();
+    let stale = t.out().join(".stemzip-AAAAAAAAAAAA.partial");
+    fs::write(&stale, "stale").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    filetime::set_file_mtime(&stale, filetime::FileTime::from_system_time(two_hours_ago)).unwrap();
     let expected = one_machine_zips(&t, &p);
     assert_eq!(expected.len(), n);
 
@@ -366,6 +369,33 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
     assert_eq!(m.superseded.len(), first["stems"].as_array().unwrap().len());
     assert_eq!(m.merged_from.len(), 3);
 
+    // A merged report merged again with a later retry: the retry wins, and
+    // the shards the merged report covered are not missing.
+    let early = t.path().join("early.yaml");
+    let o = stemzip(&[
+        "report",
+        "merge",
+        &report("1a.yaml"),
+        &report("2.yaml"),
+        "-o",
+        early.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = stemzip(&[
+        "report",
+        "merge",
+        &report("1b.yaml"),
+        early.to_str().unwrap(),
+        "-o",
+        merged.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = Report::load(&merged).unwrap();
+    assert_eq!(
+        (m.summary.stems, m.summary.done, m.summary.failed),
+        (12, 12, 0)
+    );
+
     // A shard that never reported is named, and the exit says so.
     let o = stemzip(&[
         "report",
@@ -396,7 +426,7 @@ fn the_slurm_helpers_scripts_zip_every_stem_once_and_merge_one_report() {
     let t = campaign(n);
     let p = t.profile("");
     let expected = one_machine_zips(&t, &p);
-    let job = t.path().join("job");
+    let job = t.path().join("slurm job");
     let o = stemzip(&[
         "slurm",
         p.to_str().unwrap(),
@@ -413,45 +443,65 @@ fn the_slurm_helpers_scripts_zip_every_stem_once_and_merge_one_report() {
     let array = fs::read_to_string(job.join("array.sbatch")).unwrap();
     assert!(array.contains("#SBATCH --array=1-3\n"), "{array}");
     assert!(array.contains("#SBATCH --time=10:00\n"), "{array}");
-    let split = stemzip::shard::SplitFile::load(&job.join("split.yaml")).unwrap();
+    let split_files: Vec<String> = list(&job)
+        .into_iter()
+        .filter(|n| n.starts_with("split-") && n.ends_with(".yaml"))
+        .collect();
+    assert_eq!(split_files.len(), 1, "{split_files:?}");
+    let split = stemzip::shard::SplitFile::load(&job.join(&split_files[0])).unwrap();
     assert_eq!(split.shard_by, stemzip::shard::ShardBy::Size);
 
-    let tasks: Vec<_> = (1..=3)
-        .map(|id| {
-            Command::new("bash")
-                .arg(job.join("array.sbatch"))
-                .current_dir(&job)
-                .envs([
-                    ("SLURM_ARRAY_JOB_ID", "4242".to_owned()),
-                    ("SLURM_ARRAY_TASK_ID", id.to_string()),
-                    ("SLURM_ARRAY_TASK_COUNT", "3".to_owned()),
-                    ("SLURM_ARRAY_TASK_MIN", "1".to_owned()),
-                    ("SLURM_ARRAY_TASK_MAX", "3".to_owned()),
-                    ("SLURM_ARRAY_TASK_STEP", "1".to_owned()),
-                    ("SLURM_CPUS_PER_TASK", "1".to_owned()),
-                ])
-                .output_async()
-        })
-        .collect();
-    for task in tasks {
-        let o = task.wait_with_output().unwrap();
+    // Each task as Slurm starts it: its id, and the array's variables.
+    let task = |array_job: &str, ids: &[usize], id: usize| {
+        let (min, max) = (ids[0], ids[ids.len() - 1]);
+        Command::new("bash")
+            .arg(job.join("array.sbatch"))
+            .envs([
+                ("SLURM_ARRAY_JOB_ID", array_job.to_owned()),
+                ("SLURM_ARRAY_TASK_ID", id.to_string()),
+                ("SLURM_ARRAY_TASK_COUNT", ids.len().to_string()),
+                ("SLURM_ARRAY_TASK_MIN", min.to_string()),
+                ("SLURM_ARRAY_TASK_MAX", max.to_string()),
+                ("SLURM_ARRAY_TASK_STEP", "1".to_owned()),
+                ("SLURM_CPUS_PER_TASK", "1".to_owned()),
+            ])
+            .output_async()
+    };
+    let merge = |jobs: &[&str]| {
+        let o = Command::new("bash")
+            .arg(job.join("merge.sbatch"))
+            .args(jobs)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    };
+    let tasks: Vec<_> = (1..=3).map(|id| task("4242", &[1, 2, 3], id)).collect();
+    for running in tasks {
+        let o = running.wait_with_output().unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    let o = Command::new("bash")
-        .arg(job.join("merge.sbatch"))
-        .arg("4242")
-        .current_dir(&job)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    merge(&["4242"]);
 
     assert_eq!(zips(&t.out()), expected);
     assert_eq!(temp_files(&t.out()), Vec::<String>::new());
-    let merged = Report::load(&t.out().join("stemzip-report-campaign-4242.yaml")).unwrap();
+    let campaign = t.out().join("stemzip-report-campaign-4242.yaml");
+    let merged = Report::load(&campaign).unwrap();
     let names: Vec<String> = merged.stems.iter().map(|s| s.stem.clone()).collect();
     assert_eq!(names, stem_names(n).into_iter().collect::<Vec<_>>());
     assert_eq!(merged.summary.done, n);
     assert_eq!(merged.merged_from.len(), 3);
+
+    // Shard 2 zipped again, the README's way (`sbatch --array=2`): a
+    // one-task array whose task id is the shard; merged with the first run.
+    let o = task("4343", &[2], 2).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    merge(&["4242", "4343"]);
+    let merged = Report::load(&campaign).unwrap();
+    assert_eq!(merged.summary.done, n);
+    assert_eq!(merged.merged_from.len(), 4);
+    let shard_2 = split.loads.iter().find(|l| l.shard == 2).unwrap();
+    assert_eq!(merged.superseded.len(), shard_2.stems.len());
+    assert_eq!(zips(&t.out()), expected);
 }
 
 trait OutputAsync {

@@ -198,15 +198,19 @@ impl StemzipApp {
         let answer = match open.dialog.state() {
             egui_file::State::Open => return,
             egui_file::State::Selected => {
-                let paths: Vec<PathBuf> = if open.dialog.has_multi_select() {
+                let mut paths: Vec<PathBuf> = if open.dialog.has_multi_select() {
                     open.dialog
                         .selection()
                         .into_iter()
                         .map(Into::into)
                         .collect()
                 } else {
-                    open.dialog.path().map(Into::into).into_iter().collect()
+                    Vec::new()
                 };
+                if paths.is_empty() {
+                    // One file picked (or typed) without a selection.
+                    paths.extend(open.dialog.path().map(Into::into));
+                }
                 open.then.take().and_then(|then| then(paths))
             }
             egui_file::State::Cancelled | egui_file::State::Closed => None,

@@ -537,6 +537,7 @@ pub(crate) fn status_colour(status: StemStatus, visuals: &egui::Visuals) -> egui
         StemStatus::Queued => visuals.weak_text_color(),
         StemStatus::Running => egui::Color32::from_rgb(70, 140, 230),
         StemStatus::Done => egui::Color32::from_rgb(60, 170, 90),
+        StemStatus::UpToDate => egui::Color32::from_rgb(40, 150, 150),
         StemStatus::Failed => visuals.error_fg_color,
         StemStatus::TimedOut => egui::Color32::from_rgb(230, 120, 40),
         StemStatus::Skipped => egui::Color32::from_rgb(150, 150, 150),

@@ -163,8 +163,13 @@ impl StemzipApp {
         {
             self.results.end_run();
             self.last_report = Some(Report::new(&active.plan, summary.clone(), active.outcomes));
+            let up_to_date = if summary.up_to_date > 0 {
+                format!("{} up to date, ", summary.up_to_date)
+            } else {
+                String::new()
+            };
             let mut text = format!(
-                "run finished: {} done, {} failed, {} timed out, {} skipped, {} cancelled in {:.1} s",
+                "run finished: {} done, {up_to_date}{} failed, {} timed out, {} skipped, {} cancelled in {:.1} s",
                 summary.done,
                 summary.failed,
                 summary.timed_out,

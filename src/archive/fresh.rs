@@ -1,0 +1,156 @@
+//! Update mode: whether a stem's existing zip already holds exactly its
+//! planned members, decided from the zip's central directory alone (no
+//! member is read).
+//!
+//! An entry matches a member when its name, its size and its modification
+//! time match, and it is stored with the profile's compression method. The
+//! time compared is the extended timestamp field (UTC, one-second
+//! resolution), which stemzip writes for every entry; an entry without one
+//! (a zip another tool wrote, with only the two-second local DOS time)
+//! counts as changed, so the first update run rewrites it once. A change
+//! of compression level alone is not seen: the level is not recorded in a
+//! zip.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use rawzip::CompressionMethod;
+use rawzip::time::ZipDateTimeKind;
+
+use super::{method, modified_utc};
+use crate::plan::Stem;
+use crate::profile::Compression;
+
+/// Whether a stem's zip needs writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    /// There is no zip yet.
+    Missing,
+    /// The zip holds exactly the planned members: nothing to do.
+    UpToDate,
+    /// The zip differs: the first difference found.
+    Changed(String),
+    /// The zip cannot be read (damaged, not a zip, unreadable): rebuilt.
+    Unreadable(String),
+}
+
+impl Freshness {
+    /// What a dry run says about the stem.
+    pub fn describe(&self) -> String {
+        match self {
+            Freshness::Missing => "no zip yet".to_owned(),
+            Freshness::UpToDate => "up to date".to_owned(),
+            Freshness::Changed(why) => format!("rebuild: {why}"),
+            Freshness::Unreadable(why) => format!("rebuild: the zip cannot be read ({why})"),
+        }
+    }
+}
+
+/// One entry of a zip's central directory, as update mode compares it.
+struct Entry {
+    size: u64,
+    method: CompressionMethod,
+    /// Unix seconds of the extended timestamp, if the entry has one.
+    modified: Option<i64>,
+}
+
+/// Compares `zip` with `stem`'s planned members (see the module doc).
+pub fn freshness(zip: &Path, stem: &Stem, compression: Compression) -> Freshness {
+    let file = match File::open(zip) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Freshness::Missing,
+        Err(e) => return Freshness::Unreadable(e.to_string()),
+    };
+    let (entries, count) = match central_directory(file) {
+        Ok(found) => found,
+        Err(e) => return Freshness::Unreadable(e.to_string()),
+    };
+    if count != entries.len() {
+        return Freshness::Changed("the zip holds an entry name twice".to_owned());
+    }
+    compare(&entries, stem, compression).map_or(Freshness::UpToDate, Freshness::Changed)
+}
+
+/// The zip's entries by name, and how many there are (names may repeat).
+fn central_directory(file: File) -> Result<(HashMap<String, Entry>, usize), rawzip::Error> {
+    let mut buffer = vec![0u8; rawzip::RECOMMENDED_BUFFER_SIZE];
+    let archive = rawzip::ZipArchive::from_file(file, &mut buffer)?;
+    let mut entries = archive.entries(&mut buffer);
+    let mut found = HashMap::new();
+    let mut count = 0;
+    while let Some(entry) = entries.next_entry()? {
+        count += 1;
+        let name = String::from_utf8_lossy(entry.file_path().as_bytes()).into_owned();
+        let modified = match entry.last_modified() {
+            ZipDateTimeKind::Utc(t) => Some(t.to_unix()),
+            ZipDateTimeKind::Local(_) => None,
+        };
+        found.insert(
+            name,
+            Entry {
+                size: entry.uncompressed_size_hint(),
+                method: entry.compression_method(),
+                modified,
+            },
+        );
+    }
+    Ok((found, count))
+}
+
+/// The first difference between the zip's `entries` and the stem's
+/// members, or `None` when there is none.
+fn compare(
+    entries: &HashMap<String, Entry>,
+    stem: &Stem,
+    compression: Compression,
+) -> Option<String> {
+    for member in &stem.members {
+        let Some(entry) = entries.get(&member.name) else {
+            return Some(format!("{} is not in the zip", member.name));
+        };
+        if entry.size != member.size {
+            return Some(format!(
+                "{} is {} bytes, {} in the zip",
+                member.name, member.size, entry.size
+            ));
+        }
+        let planned = modified_utc(member.modified).to_unix();
+        match entry.modified {
+            None => {
+                return Some(format!(
+                    "{} has no extended timestamp in the zip (not written by stemzip)",
+                    member.name
+                ));
+            }
+            Some(t) if t != planned => {
+                return Some(format!("{} was modified since it was zipped", member.name));
+            }
+            Some(_) => {}
+        }
+        if entry.method != method(compression) {
+            return Some(format!(
+                "{} is compressed differently ({:?} in the zip, {} in the profile)",
+                member.name,
+                entry.method,
+                compression.name()
+            ));
+        }
+    }
+    if entries.len() > stem.members.len() {
+        let planned: std::collections::HashSet<&str> =
+            stem.members.iter().map(|m| m.name.as_str()).collect();
+        let mut extra: Vec<&str> = entries
+            .keys()
+            .map(String::as_str)
+            .filter(|n| !planned.contains(n))
+            .collect();
+        extra.sort_unstable();
+        return Some(format!(
+            "the zip holds {} that is no longer planned",
+            extra.first().copied().unwrap_or("an entry")
+        ));
+    }
+    None
+}

@@ -1,0 +1,184 @@
+//! Update mode (`archive.update`, `--update`): a rerun leaves the zips that
+//! already hold exactly their stem's files and rebuilds the others.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use stemzip::Event;
+
+use crate::helpers::*;
+
+/// When a file was last written, and its bytes: a zip left alone keeps both.
+fn stamp(path: &Path) -> (SystemTime, Vec<u8>) {
+    (
+        fs::metadata(path).unwrap().modified().unwrap(),
+        fs::read(path).unwrap(),
+    )
+}
+
+fn set_mtime(path: &Path, when: SystemTime) {
+    filetime::set_file_mtime(path, filetime::FileTime::from_system_time(when)).unwrap();
+}
+
+/// Five stems zipped once; then `same` untouched, `edited` rewritten with
+/// the same size, `grown` given a new file, `shrunk` a file removed, and
+/// `broken`'s zip damaged.
+fn rerun_tree() -> (Tree, std::path::PathBuf) {
+    let t = Tree::new();
+    t.stems(&["same", "edited", "grown", "shrunk", "broken"]);
+    t.data(&[
+        "same_1.csv",
+        "edited_1.csv",
+        "grown_1.csv",
+        "shrunk_1.csv",
+        "shrunk_2.csv",
+        "broken_1.csv",
+    ]);
+    let p = t.profile("archive:\n  compression: deflate\n");
+    let o = stemzip(&["run", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let edited = t.path().join("csv/edited_1.csv");
+    let before = fs::metadata(&edited).unwrap().modified().unwrap();
+    fs::write(&edited, "DATA OF edited_1.csv\n").unwrap();
+    set_mtime(&edited, before + Duration::from_secs(10));
+    t.data(&["grown_2.csv"]);
+    fs::remove_file(t.path().join("csv/shrunk_2.csv")).unwrap();
+    fs::write(t.out().join("broken.zip"), "not a zip any more").unwrap();
+    (t, p)
+}
+
+#[test]
+fn dry_run_says_which_zips_are_up_to_date_and_why_the_others_are_rebuilt() {
+    let (t, p) = rerun_tree();
+    let o = stemzip(&["run", p.to_str().unwrap(), "--update", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for expected in [
+        "same  (1 files, 19 B)  up to date",
+        "edited  (1 files, 21 B)  rebuild: edited_1.csv was modified since it was zipped",
+        "grown  (2 files, 40 B)  rebuild: grown_2.csv is not in the zip",
+        "shrunk  (1 files, 21 B)  rebuild: the zip holds shrunk_2.csv that is no longer planned",
+        "broken  (1 files, 21 B)  rebuild: the zip cannot be read",
+        "dry run: 5 stems, 1 up to date, 4 zips",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in:\n{out}");
+    }
+    // Nothing was written.
+    assert_eq!(
+        fs::read(t.out().join("broken.zip")).unwrap(),
+        b"not a zip any more"
+    );
+}
+
+#[test]
+fn an_update_run_leaves_up_to_date_zips_alone_and_rebuilds_the_rest() {
+    let (t, p) = rerun_tree();
+    let same = stamp(&t.out().join("same.zip"));
+    let edited = stamp(&t.out().join("edited.zip"));
+    std::thread::sleep(Duration::from_millis(20));
+
+    let o = stemzip(&["run", p.to_str().unwrap(), "--update", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let events: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ended = |stem: &str| -> String {
+        events
+            .iter()
+            .filter(|e| e["name"] == stem)
+            .filter(|e| {
+                !["queued", "started", "progress", "warning"]
+                    .contains(&e["event"].as_str().unwrap())
+            })
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(ended("same"), "up_to_date");
+    for stem in ["edited", "grown", "shrunk", "broken"] {
+        assert_eq!(ended(stem), "finished", "{stem}");
+    }
+    let warning = events
+        .iter()
+        .find(|e| e["event"] == "warning")
+        .expect("a warning for the damaged zip");
+    assert_eq!(warning["name"], "broken");
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read"),
+        "{warning}"
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(
+        (summary["up_to_date"].as_u64(), summary["done"].as_u64()),
+        (Some(1), Some(4))
+    );
+
+    // Left alone: the same bytes, not even rewritten.
+    assert_eq!(stamp(&t.out().join("same.zip")), same);
+    assert_ne!(stamp(&t.out().join("edited.zip")).1, edited.1);
+    assert_eq!(
+        read_zip(&t.out().join("edited.zip")),
+        [(
+            "edited_1.csv".to_owned(),
+            b"DATA OF edited_1.csv\n".to_vec()
+        )]
+    );
+    assert_eq!(
+        zip_names(&t.out().join("grown.zip")),
+        ["grown_1.csv", "grown_2.csv"]
+    );
+    assert_eq!(zip_names(&t.out().join("shrunk.zip")), ["shrunk_1.csv"]);
+    assert_eq!(zip_names(&t.out().join("broken.zip")), ["broken_1.csv"]);
+    assert_eq!(temp_files(&t.out()), Vec::<String>::new());
+
+    // Run again: everything is up to date now.
+    let plan = plan_with(&p, &["archive.update=true"]);
+    let (_, summary) = execute(plan);
+    assert_eq!((summary.up_to_date, summary.done), (5, 0));
+}
+
+#[test]
+fn a_change_of_compression_method_rebuilds_and_a_zip_another_tool_wrote_is_rewritten_once() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile("archive:\n  compression: stored\n");
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 2);
+
+    let (events, summary) = execute(plan_with(
+        &p,
+        &["archive.update=true", "archive.compression=deflate"],
+    ));
+    assert_eq!(summary.done, 2, "{events:?}");
+    let (_, summary) = execute(plan_with(
+        &p,
+        &["archive.update=true", "archive.compression=deflate"],
+    ));
+    assert_eq!(summary.up_to_date, 2);
+
+    // A zip with the right entries but only DOS times (as Python's
+    // zipfile writes them): its times cannot be compared to the second.
+    let zip = t.out().join("a.zip");
+    let mut writer = zip::ZipWriter::new(fs::File::create(&zip).unwrap());
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    writer.start_file("a_1.csv", options).unwrap();
+    std::io::Write::write_all(
+        &mut writer,
+        &fs::read(t.path().join("csv/a_1.csv")).unwrap(),
+    )
+    .unwrap();
+    writer.finish().unwrap();
+    let (events, summary) = execute(plan_with(
+        &p,
+        &["archive.update=true", "archive.compression=deflate"],
+    ));
+    assert_eq!((summary.done, summary.up_to_date), (1, 1));
+    assert!(matches!(outcome(&events, "a"), Event::Finished { .. }));
+}
