@@ -13,6 +13,7 @@ as an SVG chart.
     python3 benches/bench.py --memory       # peak RSS with 1 to 32 workers
     python3 benches/bench.py --small-stems  # workload 1, outputs moved aside / deleted
     python3 benches/bench.py --scale-out    # shards: balance and wall time per shard
+    python3 benches/bench.py --update       # update reruns over up-to-date zips
 
 Workload 1 (sub-second runs) always gets at least 7 rounds.
 
@@ -500,6 +501,41 @@ def scale_out(base, workers, rounds, scratch):
     shutil.rmtree(scratch, ignore_errors=True)
 
 
+def update_reruns(base, workers, rounds, scratch):
+    """Update mode on workloads 1 and 2: the full run (outputs deleted
+    before each), the update rerun over zips that are all up to date, and
+    the planning alone (--dry-run without --update) for scale. Median of
+    `rounds` after a warm-up each."""
+    print("| workload | full run s | update rerun, all up to date s | planning alone s |")
+    print("|---|---:|---:|---:|")
+    for number in (1, 2):
+        name, stems, files, size, compression = WORKLOADS[number - 1]
+        d = make_workload(base, name, stems, files, size)
+        prof = profile(d, scratch, compression, None)
+        base_cmd = [STEMZIP, "run", prof, "--workers", str(workers)]
+
+        def median(cmd, fresh):
+            walls = []
+            for r in range(rounds + 1):
+                if fresh:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                wall, _, _ = measure(cmd)
+                if r > 0:
+                    walls.append(wall)
+            return statistics.median(walls)
+
+        full = median(base_cmd, True)
+        subprocess.run(base_cmd, check=True, capture_output=True)
+        rerun = median(base_cmd + ["--update"], False)
+        out = subprocess.run(base_cmd + ["--update", "--json"], check=True, capture_output=True, text=True).stdout
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert summary["up_to_date"] == stems, summary
+        dry = median([STEMZIP, "run", prof, "--dry-run"], False)
+        print("| %s | %.2f | %.2f | %.2f |" % (name, full, rerun, dry))
+        sys.stdout.flush()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -510,6 +546,7 @@ def main():
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--planning", action="store_true", help="only time planning 20,000 stems x 100,000 files")
     ap.add_argument("--memory", action="store_true", help="only the peak RSS and wall time of stemzip with 1 to 32 workers")
+    ap.add_argument("--update", action="store_true", help="only update reruns over up-to-date zips against the full run (workloads 1 and 2)")
     ap.add_argument("--scale-out", action="store_true", help="only the shard balance (N = 2 to 16, by size and hash) and each shard's wall time against the whole run")
     ap.add_argument("--small-stems", action="store_true", help="only workload 1, outputs moved aside and deleted, with kernel CPU (7 rounds unless --rounds is larger)")
     args = ap.parse_args()
@@ -525,6 +562,9 @@ def main():
         return
     if args.memory:
         memory_table(args.data, scratch, args.rounds)
+        return
+    if args.update:
+        update_reruns(args.data, args.workers, max(args.rounds, 5), scratch)
         return
     if args.scale_out:
         scale_out(args.data, args.workers, args.rounds, scratch)
