@@ -2,8 +2,9 @@
 //!
 //! Every stem gets exactly one `Queued` event, at most one `Started`, and then
 //! exactly one terminal event (`Finished`, `UpToDate`, `Failed`, `TimedOut`,
-//! `Skipped`, `Cancelled`); `Warning`s may come before it. The last event of
-//! a run is `RunFinished`.
+//! `Skipped`, `Cancelled`); `Warning`s may come before it. In move mode,
+//! `Deleted` and `Warning`s (originals kept) may follow `Finished` or
+//! `UpToDate`. The last event of a run is `RunFinished`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +58,24 @@ pub enum Event {
         bytes_out: u64,
         /// Time the stem took, in seconds.
         seconds: f64,
+        /// Why the zip's folder entry could not be flushed to disk, if it
+        /// could not (Windows has no folder flush; some network shares
+        /// refuse it): the zip is complete, but a power cut could lose its
+        /// name. Move mode then keeps the originals.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        folder_not_flushed: Option<String>,
+    },
+    /// Move mode: the stem's data files were deleted (after its terminal
+    /// `Finished` or `UpToDate`).
+    Deleted {
+        /// Index in the plan.
+        stem: usize,
+        /// The stem's name.
+        name: String,
+        /// Files deleted.
+        files: usize,
+        /// Their bytes.
+        bytes: u64,
     },
     /// Update mode: the stem's zip already holds exactly its planned
     /// members; it was left as it is.
@@ -131,6 +150,7 @@ impl Event {
             | Event::Progress { stem, .. }
             | Event::Finished { stem, .. }
             | Event::UpToDate { stem, .. }
+            | Event::Deleted { stem, .. }
             | Event::Warning { stem, .. }
             | Event::Failed { stem, .. }
             | Event::TimedOut { stem, .. }
@@ -147,7 +167,7 @@ impl Event {
             Event::Started { .. } | Event::Progress { .. } => StemStatus::Running,
             Event::Finished { .. } => StemStatus::Done,
             Event::UpToDate { .. } => StemStatus::UpToDate,
-            Event::Warning { .. } => return None,
+            Event::Warning { .. } | Event::Deleted { .. } => return None,
             Event::Failed { .. } => StemStatus::Failed,
             Event::TimedOut { .. } => StemStatus::TimedOut,
             Event::Skipped { .. } => StemStatus::Skipped,
@@ -234,6 +254,12 @@ pub struct Summary {
     /// Update mode: stems whose zip was already up to date.
     #[serde(default)]
     pub up_to_date: usize,
+    /// Move mode: data files deleted.
+    #[serde(default)]
+    pub files_deleted: usize,
+    /// Move mode: their bytes.
+    #[serde(default)]
+    pub bytes_freed: u64,
     /// Stems not run.
     pub skipped: usize,
     /// Stems cancelled.

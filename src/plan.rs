@@ -80,6 +80,11 @@ pub struct RunSettings {
     /// Update mode: leave zips that hold exactly their planned members, and
     /// rebuild the others (whatever `overwrite` says).
     pub update: bool,
+    /// Move mode: delete each stem's data files once its zip is complete,
+    /// durable and verified (verify is then on).
+    pub delete_originals: bool,
+    /// Move mode: delete even where the folder entry cannot be flushed.
+    pub accept_unflushed_folder: bool,
     /// Write an error report when any stem does not succeed.
     pub save_error_reports: bool,
     /// Show progress on a terminal.
@@ -565,8 +570,10 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             overwrite: profile.default.config.overwrite.output || archive.update,
             compression: archive.compression,
             level,
-            verify: archive.verify,
+            verify: archive.verify || archive.delete_originals,
             update: archive.update,
+            delete_originals: archive.delete_originals,
+            accept_unflushed_folder: archive.accept_unflushed_folder,
             save_error_reports: pp.save_error_reports,
             progress_reporting: pp.progress_reporting,
             folder_ignores_case: None,
@@ -1136,6 +1143,25 @@ impl Plan {
         });
         self.shard = Some(shard);
         by_hash
+    }
+
+    /// Move mode: the data files a run deletes if every stem succeeds
+    /// (each once, stem-source files never), sorted by path.
+    pub fn originals(&self) -> Vec<&Member> {
+        let sources: std::collections::HashSet<&Path> = self
+            .stems
+            .iter()
+            .flat_map(|s| s.sources.iter().map(PathBuf::as_path))
+            .collect();
+        let mut files: Vec<&Member> = self
+            .stems
+            .iter()
+            .flat_map(|s| &s.members)
+            .filter(|m| !sources.contains(m.path.as_path()))
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files.dedup_by(|a, b| a.path == b.path);
+        files
     }
 
     /// Each stem's name and planned bytes (what a split is computed over).

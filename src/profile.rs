@@ -201,6 +201,12 @@ pub struct ArchiveSettings {
     /// members (names, sizes, modification times, compression method) is
     /// left as it is ("up to date"); a zip that differs is rebuilt.
     pub update: bool,
+    /// Move mode: delete a stem's data files once its zip is complete,
+    /// flushed to disk (its folder entry too) and read back in full.
+    pub delete_originals: bool,
+    /// Move mode where the zip's folder entry cannot be flushed (Windows,
+    /// some network shares): delete anyway. Off, the originals are kept.
+    pub accept_unflushed_folder: bool,
 }
 
 /// How data files are matched to a stem (matching is case-sensitive).

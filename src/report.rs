@@ -98,6 +98,16 @@ pub struct StemOutcome {
     /// Warnings about the stem that did not stop it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Move mode: data files deleted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub files_deleted: usize,
+    /// Move mode: their bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes_freed: u64,
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 impl StemOutcome {
@@ -115,6 +125,8 @@ impl StemOutcome {
             bytes_out: 0,
             seconds: 0.0,
             warnings: Vec::new(),
+            files_deleted: 0,
+            bytes_freed: 0,
         }
     }
 
@@ -154,6 +166,10 @@ impl StemOutcome {
             }
             Event::UpToDate { zip, .. } => self.zip = Some(zip.clone()),
             Event::Warning { message, .. } => self.warnings.push(message.clone()),
+            Event::Deleted { files, bytes, .. } => {
+                self.files_deleted += files;
+                self.bytes_freed += bytes;
+            }
             Event::Skipped { reason, .. } => self.reason = Some(reason.clone()),
             _ => {}
         }
@@ -390,6 +406,8 @@ pub fn merge(mut reports: Vec<(PathBuf, Report)>) -> Option<Merged> {
             summary.bytes_in += o.bytes_in;
             summary.bytes_out += o.bytes_out;
         }
+        summary.files_deleted += o.files_deleted;
+        summary.bytes_freed += o.bytes_freed;
     }
     summary.was_cancelled = stems.iter().any(|o| o.status == StemStatus::Cancelled);
     let (shards_covered, missing_shards) = shards_of(reports.iter().map(|(_, r)| r));

@@ -1025,7 +1025,7 @@ pub fn create_folder(dir: &Path) -> io::Result<()> {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        Folder::open(parent).flush();
+        let _ = Folder::open(parent).flush();
     }
     Ok(())
 }
@@ -1084,9 +1084,19 @@ impl Folder {
     /// Flushes the folder's entries: every rename made before the call is
     /// on disk when it returns. Best effort: some file systems refuse to
     /// flush a folder, and the zips' own data is on disk already.
-    pub fn flush(&self) {
-        if let Some(file) = &self.file {
-            let _ = file.sync_all();
+    ///
+    /// The error says why the folder's entries are not known to be on
+    /// disk: Windows has no folder flush, and some network file systems
+    /// refuse one.
+    pub fn flush(&self) -> Result<(), String> {
+        if !cfg!(unix) {
+            return Err("this system has no folder flush (Windows)".to_owned());
+        }
+        match &self.file {
+            Some(file) => file
+                .sync_all()
+                .map_err(|e| format!("the folder could not be flushed: {e}")),
+            None => Err("the folder could not be opened to flush it".to_owned()),
         }
     }
 }

@@ -185,6 +185,10 @@ pub struct RunArgs {
     /// their stem's files, rebuild those that differ.
     #[arg(long)]
     pub update: bool,
+    /// Move mode (archive.delete_originals): delete each stem's data files
+    /// once its zip is complete, flushed to disk and read back in full.
+    #[arg(long = "move")]
+    pub move_files: bool,
     /// Zip only shard K of N of the stems (K from 1 to N), for one task of
     /// many sharing the output folder; `auto` takes K and N from a Slurm
     /// job array task's variables. A shard's run always writes its report.
@@ -296,6 +300,9 @@ fn edits(args: &RunArgs) -> Result<Edits, crate::plan::LoadError> {
     if args.update {
         sets.push("archive.update=true".to_owned());
     }
+    if args.move_files {
+        sets.push("archive.delete_originals=true".to_owned());
+    }
     sets.extend(args.set.iter().cloned());
     let sets = sets
         .iter()
@@ -370,6 +377,13 @@ fn print_plan(plan: &Plan, json: bool) {
             "shard": plan.shard,
             "profile": serde_json::to_value(plan.profile.to_value()).ok(),
         });
+        let mut value = value;
+        if plan.settings.delete_originals {
+            let originals = plan.originals();
+            value["delete"] =
+                serde_json::json!(originals.iter().map(|m| &m.path).collect::<Vec<_>>());
+            value["delete_bytes"] = originals.iter().map(|m| m.size).sum::<u64>().into();
+        }
         println!("{value}");
         return;
     }
@@ -387,6 +401,19 @@ fn print_plan(plan: &Plan, json: bool) {
         );
         for m in &stem.members {
             let _ = writeln!(out, "    {}", m.name);
+        }
+    }
+    if plan.settings.delete_originals {
+        let originals = plan.originals();
+        let _ = writeln!(
+            out,
+            "move mode: these {} file(s) ({}) are deleted, each once its stem's zip is complete, \
+             flushed and read back (and every other stem holding it too):",
+            originals.len(),
+            BinaryBytes(originals.iter().map(|m| m.size).sum::<u64>())
+        );
+        for m in &originals {
+            let _ = writeln!(out, "    {}", m.path.display());
         }
     }
     let _ = writeln!(out, "settings in effect:");
@@ -458,6 +485,7 @@ fn settings_lines(plan: &Plan) -> Vec<(&'static str, String)> {
         ),
         ("verify", yes_no(s.verify)),
         ("update", yes_no(s.update)),
+        ("delete originals", yes_no(s.delete_originals)),
         ("error reports", yes_no(s.save_error_reports)),
         ("progress", yes_no(s.progress_reporting)),
     ]
@@ -476,6 +504,7 @@ fn settings_json(plan: &Plan) -> serde_json::Value {
         "level": s.level,
         "verify": s.verify,
         "update": s.update,
+        "delete_originals": s.delete_originals,
         "save_error_reports": s.save_error_reports,
         "progress_reporting": s.progress_reporting,
     })
@@ -507,6 +536,13 @@ fn print_summary(s: &Summary) {
         s.seconds,
         BinaryBytes(s.throughput() as u64),
     );
+    if s.files_deleted > 0 {
+        println!(
+            "{} original file(s) deleted, {} freed",
+            s.files_deleted,
+            BinaryBytes(s.bytes_freed)
+        );
+    }
     if let Some(report) = &s.report {
         println!("run report: {}", report.display());
     }
@@ -570,6 +606,16 @@ impl Progress {
             Event::Progress { bytes_done, .. } => self.advance(stem, *bytes_done),
             Event::Warning { name, message, .. } => {
                 self.line(&format!("warning: {name}: {message}"));
+            }
+            Event::Deleted {
+                name, files, bytes, ..
+            } => {
+                if self.plain {
+                    self.line(&format!(
+                        "deleted {files} file(s) of {name} ({})",
+                        BinaryBytes(*bytes)
+                    ));
+                }
             }
             Event::Queued { .. } | Event::Started { .. } | Event::RunFinished(_) => {}
             _ => {

@@ -56,8 +56,8 @@ pub(super) fn start(
             finish_when_flushed(
                 &placed_rx,
                 || folder.flush(),
-                |placed| {
-                    let _ = events.send(placed.finished());
+                |placed, flushed| {
+                    let _ = events.send(placed.finished(flushed));
                 },
             );
         })?;
@@ -77,8 +77,8 @@ pub(super) fn start(
                         Ok(()) => continue,
                         // The folder thread is gone: flush here.
                         Err(mpsc::SendError(placed)) => {
-                            folder.flush();
-                            placed.finished()
+                            let flushed = folder.flush();
+                            placed.finished(&flushed)
                         }
                     },
                     Err(event) => *event,
@@ -125,13 +125,15 @@ impl CommitJob {
 /// them; until no commit thread is left.
 fn finish_when_flushed(
     placed: &Receiver<Placed>,
-    flush: impl Fn(),
-    mut finished: impl FnMut(Placed),
+    flush: impl Fn() -> Result<(), String>,
+    mut finished: impl FnMut(Placed, &Result<(), String>),
 ) {
     while let Ok(first) = placed.recv() {
         let batch: Vec<Placed> = std::iter::once(first).chain(placed.try_iter()).collect();
-        flush();
-        batch.into_iter().for_each(&mut finished);
+        let flushed = flush();
+        for one in batch {
+            finished(one, &flushed);
+        }
     }
 }
 
@@ -145,15 +147,26 @@ struct Placed {
 }
 
 impl Placed {
-    /// The stem's terminal event, once the folder was flushed.
-    fn finished(self) -> Event {
-        terminal_event(
+    /// The stem's terminal event, once the folder was flushed (or why it
+    /// could not be).
+    fn finished(self, flushed: &Result<(), String>) -> Event {
+        let mut event = terminal_event(
             self.stem,
             self.name,
             self.files,
             self.started.elapsed().as_secs_f64(),
             Ok(self.written),
-        )
+        );
+        if let (
+            Event::Finished {
+                folder_not_flushed, ..
+            },
+            Err(why),
+        ) = (&mut event, flushed)
+        {
+            *folder_not_flushed = Some(why.clone());
+        }
+        event
     }
 }
 
@@ -205,8 +218,9 @@ mod tests {
                     covered.store(renamed.load(Ordering::SeqCst), Ordering::SeqCst);
                     flushes.fetch_add(1, Ordering::SeqCst);
                     std::thread::sleep(Duration::from_micros(500));
+                    Ok(())
                 },
-                |placed| {
+                |placed, _| {
                     assert!(placed.stem < covered.load(Ordering::SeqCst));
                     reported += 1;
                 },

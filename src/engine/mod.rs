@@ -27,6 +27,7 @@
 //! stem thread between buffers and by the pool before each chunk.
 
 mod commit;
+mod moving;
 mod schedule;
 mod tally;
 
@@ -321,6 +322,7 @@ pub(crate) fn terminal_event(
             bytes_in: written.bytes_in,
             bytes_out: written.bytes_out,
             seconds,
+            folder_not_flushed: None,
         },
         Err(StemError::Cancelled) => Event::Cancelled { stem, name },
         Err(StemError::TimedOut) => Event::TimedOut {

@@ -95,7 +95,15 @@ fn run_stem(i: usize, shared: &Shared) {
     });
     if plan.settings.update {
         let zip = stem.zip_path(shared.folder.path());
-        match archive::freshness(&zip, stem, plan.settings.compression) {
+        let mut fresh = archive::freshness(&zip, stem, plan.settings.compression);
+        if fresh == archive::Freshness::UpToDate && plan.settings.delete_originals {
+            // Its members are about to be deleted: the central directory
+            // is not enough, every entry is read back and checked.
+            if let Err(why) = archive::verify_zip(&zip) {
+                fresh = archive::Freshness::Unreadable(format!("its read-back failed: {why}"));
+            }
+        }
+        match fresh {
             archive::Freshness::UpToDate => {
                 let _ = shared.events.send(Event::UpToDate {
                     stem: i,

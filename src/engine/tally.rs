@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use super::moving::{End, Mover};
 use crate::cancel::CancelToken;
 use crate::event::{Event, Summary};
 use crate::plan::Plan;
@@ -20,6 +21,8 @@ pub(super) struct Tally<'p, S: FnMut(Event)> {
     outcomes: Vec<Option<StemOutcome>>,
     /// Warnings of stems that have not ended yet.
     warnings: Vec<Vec<String>>,
+    /// Move mode: deletes the files of stems whose zips qualify.
+    mover: Option<Mover>,
     summary: Summary,
     started: Instant,
 }
@@ -32,6 +35,7 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
             sink,
             outcomes: vec![None; plan.stems.len()],
             warnings: vec![Vec::new(); plan.stems.len()],
+            mover: Mover::new(plan),
             summary: Summary {
                 stems: plan.stems.len(),
                 ..Summary::default()
@@ -51,11 +55,27 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
 
     /// Counts `event` (a stem's terminal event once) and hands it on.
     pub(super) fn record(&mut self, event: Event) {
-        if let Event::Warning { stem, message, .. } = &event
-            && let Some(pending) = self.warnings.get_mut(*stem)
-        {
-            pending.push(message.clone());
+        match &event {
+            Event::Warning { stem, .. } | Event::Deleted { stem, .. } => {
+                if let Event::Deleted { files, bytes, .. } = &event {
+                    self.summary.files_deleted += files;
+                    self.summary.bytes_freed += bytes;
+                }
+                match self.outcomes.get_mut(*stem) {
+                    // After the stem ended (move mode): into its outcome.
+                    Some(Some(outcome)) => outcome.record(&event),
+                    _ => {
+                        if let (Event::Warning { message, .. }, Some(pending)) =
+                            (&event, self.warnings.get_mut(*stem))
+                        {
+                            pending.push(message.clone());
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
+        let mut ended = None;
         if let (Some(i), Some(status)) = (event.stem(), event.status())
             && status.is_terminal()
             && let (Some(slot), Some(stem)) = (self.outcomes.get_mut(i), self.plan.stems.get(i))
@@ -76,8 +96,22 @@ impl<'p, S: FnMut(Event)> Tally<'p, S> {
                 outcome.warnings = std::mem::take(pending);
             }
             *slot = Some(outcome);
+            ended = Some((
+                i,
+                End::of(&event, self.plan.settings.accept_unflushed_folder),
+            ));
         }
         (self.sink)(event);
+        // Files are deleted after the stem's end was handed on: what it
+        // reports about them follows it.
+        let plan = self.plan;
+        let follows = match (ended, self.mover.as_mut()) {
+            (Some((i, end)), Some(mover)) => mover.stem_ended(plan, i, end),
+            _ => Vec::new(),
+        };
+        for follow in follows {
+            self.record(follow);
+        }
     }
 
     /// Reports every stem of `stems` that has no outcome yet as failed

@@ -277,6 +277,12 @@ impl Form {
                 error_ui(ui, "archive.level", errors);
                 ui.checkbox(&mut archive.verify, "Verify each zip after writing")
                     .on_hover_text("Read every zip back and check each entry's CRC-32 before the stem counts as done");
+                ui.checkbox(&mut archive.delete_originals, "Move: delete the originals once zipped")
+                    .on_hover_text("Each stem's data files are deleted once its zip is complete, flushed to disk and read back in full (verify is on); you are asked once per run, with how many files go");
+                if archive.delete_originals {
+                    ui.checkbox(&mut archive.accept_unflushed_folder, "Delete even where the folder entry cannot be flushed")
+                        .on_hover_text("Windows and some network shares cannot flush a folder: without this, move mode keeps the originals there");
+                }
                 ui.checkbox(&mut archive.update, "Update: rewrite only zips whose files changed")
                     .on_hover_text("A zip that already holds exactly the stem's files (same names, sizes, modification times and compression method) is left as it is and reported up to date; the others are rebuilt");
             });

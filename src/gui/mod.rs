@@ -13,6 +13,7 @@
 mod app;
 mod form;
 mod menu;
+mod moving;
 mod preview;
 mod profiles;
 mod results;
@@ -66,6 +67,9 @@ fn draw(app: &mut StemzipApp, ui: &mut egui::Ui) {
     });
     if let Some(answer) = profiles::unsaved_changes_ui(app, ui.ctx()) {
         app.resolve_pending(answer);
+    }
+    if let Some(go) = moving::move_question_ui(app, ui.ctx()) {
+        app.answer_move(go);
     }
     app.in_window_dialog_ui(ui.ctx());
     for c in commands {

@@ -269,6 +269,12 @@ impl Results {
         let Some(row) = self.rows.get_mut(i) else {
             return;
         };
+        if row.status().is_terminal() {
+            // What follows a stem's end (move mode's deletions, warnings).
+            row.outcome.record(event);
+            self.view_dirty = true;
+            return;
+        }
         let before = row.outcome.bytes_in;
         row.outcome.record(event);
         let done_now = if row.status().is_terminal() {
@@ -559,6 +565,13 @@ impl Results {
                 egui::Label::new(RichText::new(e).color(ui.visuals().error_fg_color))
                     .selectable(true),
             );
+        }
+        if r.outcome.files_deleted > 0 {
+            ui.label(format!(
+                "Originals deleted: {} file(s), {} freed",
+                r.outcome.files_deleted,
+                BinaryBytes(r.outcome.bytes_freed)
+            ));
         }
         for w in &r.outcome.warnings {
             ui.add(

@@ -134,6 +134,53 @@ fn the_update_checkbox_reruns_to_up_to_date_stems_in_their_own_word() {
 }
 
 #[test]
+fn move_mode_asks_once_with_what_would_go_and_deletes_only_after_yes() {
+    let t = Tree::new();
+    t.stems(&["n1", "n2"])
+        .data(&["n1_1.csv", "n2_1.csv", "n2_2.csv"]);
+    let accept = if cfg!(windows) {
+        "  accept_unflushed_folder: true\n"
+    } else {
+        ""
+    };
+    let p = t.profile(&format!("archive:\n  delete_originals: true\n{accept}"));
+    let (_config, mut h) = opened(&p);
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the question", |app| app.move_question().is_some());
+    assert_eq!(h.state().move_question(), Some((3, 3 * 17)));
+    h.get_by_label("Cancel").click();
+    h.step();
+    assert!(h.state().move_question().is_none());
+    assert!(!h.state().is_running());
+    assert_eq!(
+        list(&t.path().join("csv")).len(),
+        3,
+        "a cancelled question deletes nothing"
+    );
+    assert!(t.outputs().is_empty());
+
+    h.get_by_label("▶ Run").click();
+    h.step();
+    step_until(&mut h, "the question", |app| app.move_question().is_some());
+    h.get_by_label("Zip and delete").click();
+    h.step();
+    step_until(&mut h, "the run", |app| {
+        !app.is_running() && app.rows().iter().all(|r| r.status().is_terminal())
+    });
+    assert_eq!(status_of(&h, "n2"), "done");
+    assert!(list(&t.path().join("csv")).is_empty());
+    assert_eq!(zip_names(&t.out().join("n2.zip")), ["n2_1.csv", "n2_2.csv"]);
+    let notice = h
+        .state()
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(notice.contains("3 original file(s) deleted"), "{notice}");
+}
+
+#[test]
 fn first_launch_loads_the_bundled_example_and_it_runs() {
     let config = tempfile::tempdir().unwrap();
     let mut h = window(config.path(), None);
@@ -479,6 +526,8 @@ fn a_table_of_100000_stems_draws_only_the_rows_in_view_and_filters_problems() {
             bytes_out: i / 2,
             seconds: 0.01,
             warnings: Vec::new(),
+            files_deleted: 0,
+            bytes_freed: 0,
         })
         .collect();
     let report = Report {
@@ -828,6 +877,8 @@ fn stem_names_in_cjk_and_arabic_are_drawn_with_system_fonts() {
             bytes_out: 1,
             seconds: 0.1,
             warnings: Vec::new(),
+            files_deleted: 0,
+            bytes_freed: 0,
         })
         .collect();
     let report = Report {

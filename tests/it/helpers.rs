@@ -108,6 +108,7 @@ pub fn outcome<'a>(events: &'a [Event], name: &str) -> &'a Event {
         .find(|e| {
             e.status().is_some_and(|s| s.is_terminal())
                 && matches!(e, Event::Finished { name: n, .. } | Event::Failed { name: n, .. }
+                    | Event::UpToDate { name: n, .. }
                     | Event::TimedOut { name: n, .. } | Event::Skipped { name: n, .. }
                     | Event::Cancelled { name: n, .. } if n == name)
         })

@@ -9,6 +9,7 @@ mod grouping;
 mod gui;
 mod helpers;
 mod layers;
+mod moving;
 mod profiles;
 mod pyyaml;
 mod reliability;

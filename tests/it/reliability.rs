@@ -324,6 +324,16 @@ fn a_full_disk_fails_the_stem_that_does_not_fit_and_the_others_are_written() {
     assert!(!err.contains("ZipWriter"), "{err}");
     assert_eq!(t.outputs(), ["small1.zip", "small2.zip"]);
     every_zip_is_valid(&t.out());
+
+    // In move mode the stem that did not fit keeps its file; the others go.
+    for zip in t.outputs() {
+        fs::remove_file(t.out().join(zip)).unwrap();
+    }
+    let out = stemzip(&["run", p.to_str().unwrap(), "--move"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(list(&t.path().join("csv")), ["huge_1.csv"]);
+    assert_eq!(t.outputs(), ["small1.zip", "small2.zip"]);
+    every_zip_is_valid(&t.out());
 }
 
 #[cfg(target_os = "linux")]

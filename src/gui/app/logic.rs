@@ -33,6 +33,10 @@ impl StemzipApp {
                         Err(e) => self.notify_error(format!("cannot run: {e}")),
                     }
                 }
+                Ok(Msg::MoveAsked { plan, retry }) => {
+                    self.starting_run = false;
+                    self.ask_move(plan, retry);
+                }
                 Ok(Msg::NoSystemDialog { ask, then }) => self.no_system_dialog(&ask, then),
                 Ok(Msg::Dialog(chosen)) => {
                     self.dialog_open = false;

@@ -174,6 +174,8 @@ pub(crate) enum Msg {
         result: Result<(Run, Box<Plan>), String>,
         retry: bool,
     },
+    /// A move-mode run was planned: the user is asked before it starts.
+    MoveAsked { plan: Box<Plan>, retry: bool },
     /// A dialog closed, having chosen something or not.
     Dialog(Option<Command>),
     /// The system's file dialog did not open: ask this in the window.
@@ -285,6 +287,8 @@ pub struct StemzipApp {
     /// outcomes), or of the report last opened.
     last_report: Option<Report>,
     starting_run: bool,
+    /// A move-mode run waiting for the user's yes.
+    move_question: Option<runs::MoveQuestion>,
     dialog_open: bool,
     dialogs: Dialogs,
     /// With scripted dialogs: what the open dialog's answer becomes.
@@ -335,6 +339,7 @@ impl StemzipApp {
             active: None,
             last_report: None,
             starting_run: false,
+            move_question: None,
             dialog_open: false,
             dialogs: options.dialogs,
             asked: None,

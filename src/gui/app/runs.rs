@@ -11,7 +11,59 @@ use crate::gui::results::Row;
 use crate::plan::{self, Plan, PlanError};
 use crate::report::{Report, StemOutcome};
 
+/// Starts the engine on `plan`, waking the window at its events.
+fn launch(plan: Plan, ctx: Option<egui::Context>) -> Result<(Run, Box<Plan>), String> {
+    let run = engine::start_waking(plan.clone(), CancelToken::new(), move || {
+        if let Some(ctx) = &ctx {
+            ctx.request_repaint();
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((run, Box::new(plan)))
+}
+
+/// A move-mode run waiting for the user's yes.
+pub(crate) struct MoveQuestion {
+    pub(super) plan: Box<Plan>,
+    pub(super) retry: bool,
+    /// Files that would be deleted, and their bytes.
+    files: usize,
+    bytes: u64,
+}
+
 impl StemzipApp {
+    /// The move-mode question waiting for an answer, if any: how many
+    /// files the run would delete, and their bytes.
+    pub fn move_question(&self) -> Option<(usize, u64)> {
+        self.move_question.as_ref().map(|q| (q.files, q.bytes))
+    }
+
+    /// Answers the move-mode question: `true` starts the run.
+    pub fn answer_move(&mut self, go: bool) {
+        let Some(question) = self.move_question.take() else {
+            return;
+        };
+        if go {
+            match launch(*question.plan, self.ctx.clone()) {
+                Ok((run, plan)) => self.run_started(run, plan, question.retry),
+                Err(e) => self.notify_error(format!("cannot run: {e}")),
+            }
+        } else {
+            self.notify("run not started: no file was zipped or deleted");
+        }
+    }
+
+    pub(super) fn ask_move(&mut self, plan: Box<Plan>, retry: bool) {
+        let originals = plan.originals();
+        let (files, bytes) = (originals.len(), originals.iter().map(|m| m.size).sum());
+        self.move_question = Some(MoveQuestion {
+            plan,
+            retry,
+            files,
+            bytes,
+        });
+    }
+
     // ----- preview --------------------------------------------------------
 
     pub(super) fn request_preview(&mut self) {
@@ -63,21 +115,29 @@ impl StemzipApp {
                         .join("; "),
                     other => other.to_string(),
                 })
-                .and_then(|mut plan| {
+                .map(|mut plan| {
                     plan.profile_path = path;
                     if let Some(names) = &only {
                         plan.retain_stems(|s| names.iter().any(|n| n == s));
                     }
-                    let wake = ctx.clone();
-                    let run = engine::start_waking(plan.clone(), CancelToken::new(), move || {
-                        if let Some(ctx) = &wake {
-                            ctx.request_repaint();
-                        }
-                    })
-                    .map_err(|e| e.to_string())?;
-                    Ok((run, Box::new(plan)))
+                    plan
                 });
-            let _ = tx.send(Msg::RunStarted { result, retry });
+            let msg = match result {
+                // Move mode: asked once, with what would go, before it starts.
+                Ok(plan) if plan.settings.delete_originals => Msg::MoveAsked {
+                    plan: Box::new(plan),
+                    retry,
+                },
+                Ok(plan) => Msg::RunStarted {
+                    result: launch(plan, ctx.clone()),
+                    retry,
+                },
+                Err(e) => Msg::RunStarted {
+                    result: Err(e),
+                    retry,
+                },
+            };
+            let _ = tx.send(msg);
             if let Some(ctx) = ctx {
                 ctx.request_repaint();
             }
@@ -177,6 +237,13 @@ impl StemzipApp {
                 summary.cancelled,
                 summary.seconds
             );
+            if summary.files_deleted > 0 {
+                text.push_str(&format!(
+                    "; {} original file(s) deleted, {} freed",
+                    summary.files_deleted,
+                    indicatif::BinaryBytes(summary.bytes_freed)
+                ));
+            }
             if let Some(report) = &summary.report {
                 text.push_str(&format!("; error report {}", report.display()));
             }

@@ -1,0 +1,364 @@
+//! Move mode (`archive.delete_originals`, `--move`): data files are deleted
+//! once their zip is complete, flushed and read back; never otherwise.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+
+use stemzip::{CancelToken, Event};
+
+use crate::helpers::*;
+
+/// The profile's `archive` section with `lines`; on Windows, which has no
+/// folder flush, it accepts that, or move mode would keep every original
+/// (`on_windows_the_originals_stay_unless_an_unflushed_folder_is_accepted`).
+fn archive(lines: &str) -> String {
+    let accept = if cfg!(windows) {
+        "  accept_unflushed_folder: true\n"
+    } else {
+        ""
+    };
+    format!("archive:\n{accept}{lines}")
+}
+
+/// Every file under `csv/`, with its bytes.
+fn snapshot(t: &Tree) -> BTreeMap<String, Vec<u8>> {
+    list(&t.path().join("csv"))
+        .into_iter()
+        .map(|n| {
+            let bytes = fs::read(t.path().join("csv").join(&n)).unwrap();
+            (n, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn a_move_run_deletes_the_files_of_zipped_stems_and_keeps_those_a_failed_stem_shares() {
+    let t = Tree::new();
+    // `run10_b.csv` belongs to both `run1` and `run10` (contains).
+    t.stems(&["run1", "run10", "other"]);
+    t.data(&["run1_a.csv", "run10_b.csv", "other_1.csv", "other_2.csv"]);
+    let p = t.profile(&archive(""));
+    // run10 fails: its zip's name is taken by a folder.
+    fs::create_dir_all(t.out().join("run10.zip")).unwrap();
+    let before = snapshot(&t);
+
+    let report = t.path().join("report.yaml");
+    let o = stemzip(&[
+        "run",
+        p.to_str().unwrap(),
+        "--move",
+        "--json",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let left = list(&t.path().join("csv"));
+    // Deleted: run1's own file, and other's two. Kept: the file run10 (failed) shares.
+    assert_eq!(left, ["run10_b.csv"]);
+    // What went is in the zips, byte for byte.
+    for (stem, files) in [
+        ("run1", vec!["run10_b.csv", "run1_a.csv"]),
+        ("other", vec!["other_1.csv", "other_2.csv"]),
+    ] {
+        let zip = read_zip(&t.out().join(format!("{stem}.zip")));
+        let expected: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|f| ((*f).to_owned(), before[*f].clone()))
+            .collect();
+        assert_eq!(zip, expected, "{stem}");
+    }
+    let events: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let deleted: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "deleted")
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["files"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut deleted = deleted;
+    deleted.sort();
+    assert_eq!(deleted, [("other".to_owned(), 2), ("run1".to_owned(), 1)]);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["files_deleted"], 3);
+    let freed =
+        before["run1_a.csv"].len() + before["other_1.csv"].len() + before["other_2.csv"].len();
+    assert_eq!(summary["bytes_freed"].as_u64(), Some(freed as u64));
+    let report = stemzip::report::Report::load(&report).unwrap();
+    let other = report.stems.iter().find(|s| s.stem == "other").unwrap();
+    assert_eq!(
+        (other.files_deleted, other.bytes_freed),
+        (
+            2,
+            (before["other_1.csv"].len() + before["other_2.csv"].len()) as u64
+        )
+    );
+    // The stem sources are never touched.
+    assert_eq!(list(&t.path().join("yml")).len(), 3);
+}
+
+#[test]
+fn a_file_changed_after_it_was_zipped_is_kept_and_the_stem_says_so() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile(&archive(""));
+    let plan = plan_with(&p, &["archive.delete_originals=true"]);
+    assert!(plan.settings.verify, "move mode reads every zip back");
+    let changed = t.path().join("csv/a_1.csv");
+    let mut events = Vec::new();
+    stemzip::engine::execute_with(plan, &CancelToken::new(), |e| {
+        // Between the zip and the deletion: the simulation writes again.
+        if let Event::Finished { name, .. } = &e
+            && name == "a"
+        {
+            fs::write(&changed, "a longer, newer a_1.csv\n").unwrap();
+        }
+        events.push(e);
+    });
+    assert_eq!(fs::read(&changed).unwrap(), b"a longer, newer a_1.csv\n");
+    assert!(!t.path().join("csv/b_1.csv").exists());
+    let warning = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Warning { name, message, .. } if name == "a" => Some(message.clone()),
+            _ => None,
+        })
+        .expect("a warning on a");
+    assert!(
+        warning.contains("a_1.csv kept: it changed since it was zipped"),
+        "{warning}"
+    );
+    // The zip holds what was read, and the newer file is still there to zip again.
+    assert_eq!(
+        read_zip(&t.out().join("a.zip")),
+        [("a_1.csv".to_owned(), b"data of a_1.csv\n".to_vec())]
+    );
+}
+
+#[test]
+fn when_no_zip_can_be_written_nothing_is_deleted() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile(&archive(""));
+    // Planned, then the output folder's place is taken by a file.
+    let plan = plan_with(&p, &["archive.delete_originals=true"]);
+    fs::write(t.out(), "not a folder").unwrap();
+    let (events, summary) = execute(plan);
+    assert_eq!(
+        (summary.failed, summary.files_deleted),
+        (2, 0),
+        "{events:?}"
+    );
+    assert_eq!(list(&t.path().join("csv")), ["a_1.csv", "b_1.csv"]);
+    // Told before anything at the command line.
+    let o = stemzip(&["run", p.to_str().unwrap(), "--move"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is a file, not a folder"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(list(&t.path().join("csv")), ["a_1.csv", "b_1.csv"]);
+}
+
+#[test]
+#[cfg_attr(
+    not(windows),
+    ignore = "Windows has no folder flush; elsewhere the folder is flushed"
+)]
+fn on_windows_the_originals_stay_unless_an_unflushed_folder_is_accepted() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    let p = t.profile("");
+    let (events, summary) = execute(plan_with(&p, &["archive.delete_originals=true"]));
+    assert_eq!((summary.done, summary.files_deleted), (1, 0), "{events:?}");
+    assert!(t.path().join("csv/a_1.csv").exists());
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Warning { message, .. } if message.contains("originals kept"))
+        ),
+        "{events:?}"
+    );
+    let (_, summary) = execute(plan_with(
+        &p,
+        &[
+            "archive.delete_originals=true",
+            "archive.accept_unflushed_folder=true",
+        ],
+    ));
+    assert_eq!(summary.files_deleted, 1);
+    assert!(!t.path().join("csv/a_1.csv").exists());
+}
+
+#[test]
+fn dry_run_lists_every_file_move_mode_would_delete_and_deletes_none() {
+    let t = Tree::new();
+    t.stems(&["a", "b"])
+        .data(&["a_1.csv", "b_1.csv", "b_2.csv"]);
+    let p = t.profile(&archive(""));
+    let o = stemzip(&["run", p.to_str().unwrap(), "--move", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("move mode: these 3 file(s) (48 B) are deleted"),
+        "{out}"
+    );
+    for f in ["a_1.csv", "b_1.csv", "b_2.csv"] {
+        let path = t.path().join("csv").join(f);
+        assert!(
+            out.contains(&path.display().to_string()),
+            "{f} not listed:\n{out}"
+        );
+        assert!(path.exists());
+    }
+    assert!(t.outputs().is_empty());
+}
+
+#[test]
+fn with_update_mode_an_up_to_date_zip_is_read_back_before_its_files_go() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile(&archive("  compression: deflate\n"));
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 2);
+    // b's zip keeps its central directory but its data is damaged.
+    let zip = t.out().join("b.zip");
+    let mut bytes = fs::read(&zip).unwrap();
+    // The first entry's data starts after its local header (30 bytes), name
+    // and extra field.
+    let name_len = u16::from_le_bytes([bytes[26], bytes[27]]) as usize;
+    let extra_len = u16::from_le_bytes([bytes[28], bytes[29]]) as usize;
+    bytes[30 + name_len + extra_len + 2] ^= 0xff;
+    fs::write(&zip, &bytes).unwrap();
+
+    let (events, summary) = execute(plan_with(
+        &p,
+        &["archive.update=true", "archive.delete_originals=true"],
+    ));
+    assert_eq!((summary.up_to_date, summary.done), (1, 1), "{events:?}");
+    assert!(matches!(outcome(&events, "a"), Event::UpToDate { .. }));
+    // b was rebuilt (its read-back failed), then its file deleted.
+    assert!(events.iter().any(|e| matches!(e, Event::Warning { name, message, .. } if name == "b" && message.contains("read-back failed"))), "{events:?}");
+    assert_eq!(list(&t.path().join("csv")), Vec::<String>::new());
+    assert_eq!(
+        read_zip(&zip),
+        [("b_1.csv".to_owned(), b"data of b_1.csv\n".to_vec())]
+    );
+}
+
+/// Every data file of `before` is still there as it was, or inside its
+/// stem's zip under the final name with its exact bytes; and every zip in
+/// the output folder is complete.
+fn nothing_is_lost(t: &Tree, before: &BTreeMap<String, Vec<u8>>) {
+    for zip in list(&t.out()).iter().filter(|n| n.ends_with(".zip")) {
+        read_zip(&t.out().join(zip));
+    }
+    for (name, bytes) in before {
+        let path = t.path().join("csv").join(name);
+        if path.exists() {
+            assert_eq!(&fs::read(&path).unwrap(), bytes, "{name} changed");
+            continue;
+        }
+        let stem = name.split('_').next().unwrap();
+        let zip = t.out().join(format!("{stem}.zip"));
+        assert!(zip.exists(), "{name} deleted, and {stem}.zip is not there");
+        let entries = read_zip(&zip);
+        assert!(
+            entries.iter().any(|(n, b)| n == name && b == bytes),
+            "{name} deleted, and not in {stem}.zip with its bytes"
+        );
+    }
+}
+
+fn restore(t: &Tree, before: &BTreeMap<String, Vec<u8>>) {
+    let _ = fs::remove_dir_all(t.out());
+    for (name, bytes) in before {
+        let path = t.path().join("csv").join(name);
+        if !path.exists() {
+            fs::write(&path, bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_move_run_killed_at_twenty_moments_never_loses_a_file() {
+    let t = Tree::new();
+    let mut seed: u64 = 7;
+    for i in 0..30 {
+        let stem = format!("case{i:02}");
+        t.stems(&[&stem]);
+        for part in 0..3 {
+            let len = 20_000 + (i * 7919 + part * 104_729) % 200_000;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    b"0123456789,.\n"[(seed >> 59) as usize % 13]
+                })
+                .collect();
+            t.file(&format!("csv/{stem}_part{part}.csv"), bytes);
+        }
+    }
+    let p = t.profile(&archive("  compression: deflate\n  level: 1\n"));
+    let before = snapshot(&t);
+    let run = |kill_after: Option<usize>| -> usize {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stemzip"))
+            .args([
+                "run",
+                p.to_str().unwrap(),
+                "--move",
+                "--json",
+                "--workers",
+                "2",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = 0;
+        for line in lines {
+            line.unwrap();
+            seen += 1;
+            if Some(seen) == kill_after {
+                child.kill().unwrap(); // SIGKILL on Unix
+                break;
+            }
+        }
+        child.wait().unwrap();
+        seen
+    };
+    // How many events a whole run reports; then kill at 20 moments spread
+    // over them (the first 30 are the stems' `queued`).
+    let total = run(None);
+    nothing_is_lost(&t, &before);
+    assert!(
+        list(&t.path().join("csv")).is_empty(),
+        "a whole run deletes every file"
+    );
+    let mut killed_mid_run = 0;
+    for k in 0..20 {
+        restore(&t, &before);
+        let at = 30 + (total - 30) * k / 20 + 1;
+        let seen = run(Some(at));
+        killed_mid_run += usize::from(seen == at);
+        nothing_is_lost(&t, &before);
+    }
+    assert!(
+        killed_mid_run >= 15,
+        "only {killed_mid_run} of 20 runs were killed before they ended"
+    );
+    // And a run after the last kill finishes the job: zips the killed run
+    // completed are read back before their files go.
+    let o = stemzip(&["run", p.to_str().unwrap(), "--move", "--update"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    nothing_is_lost(&t, &before);
+    assert!(list(&t.path().join("csv")).is_empty());
+    assert!(temp_files(&t.out()).is_empty());
+}
