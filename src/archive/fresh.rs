@@ -51,6 +51,7 @@ impl Freshness {
 /// One entry of a zip's central directory, as update mode compares it.
 struct Entry {
     size: u64,
+    crc: u32,
     method: CompressionMethod,
     /// Unix seconds of the extended timestamp, if the entry has one.
     modified: Option<i64>,
@@ -91,6 +92,7 @@ fn central_directory(file: File) -> Result<(HashMap<String, Entry>, usize), rawz
             name,
             Entry {
                 size: entry.uncompressed_size_hint(),
+                crc: entry.crc32(),
                 method: entry.compression_method(),
                 modified,
             },
@@ -153,4 +155,47 @@ fn compare(
         ));
     }
     None
+}
+
+/// Each entry's CRC-32 and size, by name, from `zip`'s central directory.
+pub fn checksums(zip: &Path) -> Result<HashMap<String, (u32, u64)>, String> {
+    let file = File::open(zip).map_err(|e| e.to_string())?;
+    let (entries, _) = central_directory(file).map_err(|e| e.to_string())?;
+    Ok(entries
+        .into_iter()
+        .map(|(name, e)| (name, (e.crc, e.size)))
+        .collect())
+}
+
+/// The CRC-32 and size of the file at `path`, read now.
+pub fn file_checksum(path: &Path) -> io::Result<(u32, u64)> {
+    let mut file = File::open(path)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut buffer = vec![0u8; super::BUFFER_SIZE];
+    let mut size = 0u64;
+    loop {
+        match io::Read::read(&mut file, &mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                crc.update(&buffer[..n]);
+                size += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((crc.finalize(), size))
+}
+
+/// The first of `stem`'s members whose bytes on disk now differ from its
+/// entry in `zip` (CRC-32 and size), or an error reading either.
+pub fn first_changed_member(zip: &Path, stem: &Stem) -> Result<Option<String>, String> {
+    let sums = checksums(zip)?;
+    for m in &stem.members {
+        let now = file_checksum(&m.path).map_err(|e| format!("{}: {e}", m.path.display()))?;
+        if sums.get(&m.name) != Some(&now) {
+            return Ok(Some(m.name.clone()));
+        }
+    }
+    Ok(None)
 }

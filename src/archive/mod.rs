@@ -30,7 +30,7 @@ use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
 mod fresh;
 
-pub use fresh::{Freshness, freshness};
+pub use fresh::{Freshness, checksums, file_checksum, first_changed_member, freshness};
 
 use crate::cancel::CancelToken;
 use crate::plan::{Member, RunSettings, Stem};

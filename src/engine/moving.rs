@@ -8,22 +8,25 @@
 //!
 //! A file is deleted only when every stem that holds it (an overlap under
 //! `contains`) ended with a zip that qualifies; when one of them fails,
-//! the file is kept. A file that changed since it was zipped (size or
-//! modification time) is kept, and so is every stem-source file.
+//! the file is kept. Just before it is deleted, the file is read once more
+//! and its CRC-32 and size compared with its entry in the zip: a file that
+//! changed since it was zipped (even within the file system's time
+//! resolution) is kept, and so is every stem-source file.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::PathBuf;
 
+use crate::archive;
 use crate::event::Event;
 use crate::plan::{Member, Plan};
 
 /// How a stem's end bears on deleting its files.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum End {
-    /// Its zip is complete, durable and verified: its files may go.
-    Qualifies,
+    /// Its zip (here) is complete, durable and verified: its files may go.
+    Qualifies(PathBuf),
     /// Its files stay; the reason is said when there is one worth saying.
     Keeps(Option<String>),
 }
@@ -34,15 +37,17 @@ impl End {
         match event {
             Event::Finished {
                 folder_not_flushed: None,
+                zip,
                 ..
             }
-            | Event::UpToDate { .. } => End::Qualifies,
+            | Event::UpToDate { zip, .. } => End::Qualifies(zip.clone()),
             Event::Finished {
                 folder_not_flushed: Some(why),
+                zip,
                 ..
             } => {
                 if accept_unflushed_folder {
-                    End::Qualifies
+                    End::Qualifies(zip.clone())
                 } else {
                     End::Keeps(Some(format!(
                         "originals kept: the zip is complete, but {why}, so a power cut could \
@@ -104,27 +109,42 @@ impl Mover {
             return Vec::new();
         };
         let name = || stem.name.clone();
-        let qualifies = end == End::Qualifies;
-        if let Some(slot) = self.ended.get_mut(i) {
-            *slot = Some(qualifies);
-        }
         let mut events = Vec::new();
-        if let End::Keeps(Some(message)) = end {
-            events.push(Event::Warning {
-                stem: i,
-                name: name(),
-                message,
-            });
+        let warn = |message: String| Event::Warning {
+            stem: i,
+            name: stem.name.clone(),
+            message,
+        };
+        // What the zip says each entry holds: the last check before a
+        // file goes.
+        let sums = match &end {
+            End::Qualifies(zip) => match archive::checksums(zip) {
+                Ok(sums) => Some(sums),
+                Err(why) => {
+                    events.push(warn(format!(
+                        "originals kept: {} cannot be read to check them against it: {why}",
+                        zip.display()
+                    )));
+                    None
+                }
+            },
+            End::Keeps(why) => {
+                events.extend(why.clone().map(warn));
+                None
+            }
+        };
+        if let Some(slot) = self.ended.get_mut(i) {
+            *slot = Some(sums.is_some());
         }
-        if !qualifies {
+        let Some(sums) = sums else {
             return events;
-        }
+        };
         let (mut files, mut bytes) = (0, 0);
         for m in &stem.members {
             if self.sources.contains(&m.path) || !self.every_owner_qualifies(&m.path) {
                 continue;
             }
-            match delete_unchanged(m) {
+            match delete_unchanged(m, sums.get(&m.name).copied()) {
                 Ok(true) => {
                     files += 1;
                     bytes += m.size;
@@ -157,9 +177,10 @@ impl Mover {
     }
 }
 
-/// Deletes `m`'s file if it is still what was zipped (its size and
-/// modification time as planned). `Ok(false)`: it was gone already.
-fn delete_unchanged(m: &Member) -> Result<bool, String> {
+/// Deletes `m`'s file if it is still what was zipped: its size and
+/// modification time as planned, and its bytes those of the zip's entry
+/// (`zipped`: CRC-32 and size). `Ok(false)`: it was gone already.
+fn delete_unchanged(m: &Member, zipped: Option<(u32, u64)>) -> Result<bool, String> {
     let meta = match fs::symlink_metadata(&m.path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -175,6 +196,14 @@ fn delete_unchanged(m: &Member) -> Result<bool, String> {
     if !same {
         return Err(format!(
             "{} kept: it changed since it was zipped",
+            m.path.display()
+        ));
+    }
+    let now =
+        archive::file_checksum(&m.path).map_err(|e| format!("{} kept: {e}", m.path.display()))?;
+    if zipped != Some(now) {
+        return Err(format!(
+            "{} kept: its bytes differ from its entry in the zip (it changed since it was zipped)",
             m.path.display()
         ));
     }
@@ -204,7 +233,10 @@ mod tests {
 
     #[test]
     fn the_originals_stay_where_the_folder_cannot_be_flushed_unless_accepted() {
-        assert_eq!(End::of(&finished(None), false), End::Qualifies);
+        assert_eq!(
+            End::of(&finished(None), false),
+            End::Qualifies("a.zip".into())
+        );
         let windows = finished(Some("this system has no folder flush (Windows)"));
         match End::of(&windows, false) {
             End::Keeps(Some(why)) => {
@@ -214,7 +246,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(End::of(&windows, true), End::Qualifies);
+        assert_eq!(End::of(&windows, true), End::Qualifies("a.zip".into()));
         let failed = Event::Failed {
             stem: 0,
             name: "a".into(),

@@ -98,9 +98,22 @@ fn run_stem(i: usize, shared: &Shared) {
         let mut fresh = archive::freshness(&zip, stem, plan.settings.compression);
         if fresh == archive::Freshness::UpToDate && plan.settings.delete_originals {
             // Its members are about to be deleted: the central directory
-            // is not enough, every entry is read back and checked.
+            // is not enough. Every entry is read back and checked, and each
+            // member's bytes now must be the entry's (a file rewritten with
+            // the same size within the second its zip records looks up to
+            // date, but is not).
             if let Err(why) = archive::verify_zip(&zip) {
                 fresh = archive::Freshness::Unreadable(format!("its read-back failed: {why}"));
+            } else {
+                match archive::first_changed_member(&zip, stem) {
+                    Ok(None) => {}
+                    Ok(Some(name)) => {
+                        fresh = archive::Freshness::Changed(format!(
+                            "{name} has other bytes than in the zip"
+                        ));
+                    }
+                    Err(why) => fresh = archive::Freshness::Unreadable(why),
+                }
             }
         }
         match fresh {

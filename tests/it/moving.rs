@@ -197,6 +197,66 @@ fn on_windows_the_originals_stay_unless_an_unflushed_folder_is_accepted() {
     assert!(!t.path().join("csv/a_1.csv").exists());
 }
 
+/// Rewrites `path` with other bytes of the same length and puts its
+/// modification time back: a change no size or time can show.
+fn rewrite_unseen(path: &std::path::Path) {
+    let meta = fs::metadata(path).unwrap();
+    let bytes: Vec<u8> = fs::read(path)
+        .unwrap()
+        .iter()
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    fs::write(path, bytes).unwrap();
+    filetime::set_file_mtime(path, filetime::FileTime::from_last_modification_time(&meta)).unwrap();
+}
+
+#[test]
+fn a_file_rewritten_unseen_after_its_zip_is_kept_or_zipped_again_never_lost() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile(&archive("  compression: deflate\n"));
+    // Freshly zipped, then rewritten before the deletion: the last check
+    // (the file's CRC against its entry) keeps it.
+    let plan = plan_with(&p, &["archive.delete_originals=true"]);
+    let a = t.path().join("csv/a_1.csv");
+    let mut events = Vec::new();
+    stemzip::engine::execute_with(plan, &CancelToken::new(), |e| {
+        if let Event::Finished { name, .. } = &e
+            && name == "a"
+        {
+            rewrite_unseen(&a);
+        }
+        events.push(e);
+    });
+    assert_eq!(fs::read(&a).unwrap(), b"DATA OF A_1.CSV\n");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Warning { message, .. } if message.contains("bytes differ"))
+        ),
+        "{events:?}"
+    );
+    assert!(!t.path().join("csv/b_1.csv").exists());
+
+    // Update mode: the zip looks up to date (same names, sizes, times),
+    // but the file's bytes are not the zip's: it is zipped again, then
+    // deleted, and the zip holds the new bytes.
+    fs::write(t.path().join("csv/b_1.csv"), "data of b_1.csv\n").unwrap();
+    let (events, summary) = execute(plan_with(
+        &p,
+        &["archive.update=true", "archive.delete_originals=true"],
+    ));
+    assert!(
+        matches!(outcome(&events, "a"), Event::Finished { .. }),
+        "{events:?}"
+    );
+    assert_eq!(summary.files_deleted, 2, "{events:?}");
+    assert_eq!(
+        read_zip(&t.out().join("a.zip")),
+        [("a_1.csv".to_owned(), b"DATA OF A_1.CSV\n".to_vec())]
+    );
+    assert!(!a.exists());
+}
+
 #[test]
 fn dry_run_lists_every_file_move_mode_would_delete_and_deletes_none() {
     let t = Tree::new();
