@@ -86,14 +86,23 @@ def write_csv(path, size, seed):
             i += 1
 
 
-def make_workload(base, name, stems, files, size):
-    d = os.path.join(base, name.split()[0])
-    marker = os.path.join(d, ".complete")
-    if os.path.exists(marker):
-        return d
+def workload_dir(base, name):
+    """The folder of workload `name` and whether it must be generated (its
+    yml/ and csv/ then made anew, empty)."""
+    d = os.path.join(base, name)
+    if os.path.exists(os.path.join(d, ".complete")):
+        return d, False
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "yml"))
     os.makedirs(os.path.join(d, "csv"))
+    return d, True
+
+
+def make_workload(base, name, stems, files, size):
+    d, generate = workload_dir(base, name.split()[0])
+    if not generate:
+        return d
+    marker = os.path.join(d, ".complete")
     for s in range(stems):
         stem = "case%04d" % s
         open(os.path.join(d, "yml", stem + ".yml"), "w").close()
@@ -435,13 +444,10 @@ def memory_table(base, scratch, rounds):
 def make_skewed(base):
     """The scale-out workload: 300 stems of one CSV each, sizes spread
     log-uniformly over two orders of magnitude (32 KiB to 3.2 MiB)."""
-    d = os.path.join(base, "skewed")
-    marker = os.path.join(d, ".complete")
-    if os.path.exists(marker):
+    d, generate = workload_dir(base, "skewed")
+    if not generate:
         return d
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(os.path.join(d, "yml"))
-    os.makedirs(os.path.join(d, "csv"))
+    marker = os.path.join(d, ".complete")
     rng = random.Random(14)
     for s in range(300):
         stem = "case%04d" % s

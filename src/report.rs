@@ -340,6 +340,20 @@ pub struct Merged {
     pub notes: Vec<String>,
 }
 
+impl Merged {
+    /// The shards no report covers, as a list for a message ("2, 5"), if
+    /// any is missing.
+    pub fn missing_shards_list(&self) -> Option<String> {
+        (!self.missing_shards.is_empty()).then(|| {
+            self.missing_shards
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+}
+
 /// Joins `reports` (with the files they came from) into one report that
 /// lists every stem once. A stem listed by several takes the entry of the
 /// latest run (by `created`; on a tie, the one given later), and the

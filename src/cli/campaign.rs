@@ -120,15 +120,9 @@ fn merge(args: &MergeArgs) -> ExitCode {
             s.by.display()
         );
     }
-    if !merged.missing_shards.is_empty() {
-        let list: Vec<String> = merged
-            .missing_shards
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+    if let Some(list) = merged.missing_shards_list() {
         eprintln!(
-            "warning: no report of shard(s) {} was given: their stems are not in the merged report",
-            list.join(", ")
+            "warning: no report of shard(s) {list} was given: their stems are not in the merged report"
         );
     }
     if let Err(e) = merged.report.save(&args.output) {

@@ -161,18 +161,13 @@ impl StemzipApp {
             report.stems.len(),
             report.failed_stems().len()
         ));
+        let missing = merged.missing_shards_list();
         for note in merged.notes {
             self.notify(note);
         }
-        if !merged.missing_shards.is_empty() {
-            let list: Vec<String> = merged
-                .missing_shards
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+        if let Some(list) = missing {
             self.notify_error(format!(
-                "no report of shard(s) {} was opened: their stems are not in the table",
-                list.join(", ")
+                "no report of shard(s) {list} was opened: their stems are not in the table"
             ));
         }
     }
