@@ -90,6 +90,10 @@ pub enum Event {
         files: usize,
         /// The members' size.
         bytes: u64,
+        /// Move mode: why the zip's folder entry could not be flushed, if
+        /// it could not (see `Finished`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        folder_not_flushed: Option<String>,
     },
     /// Something the user should know about a stem that goes on (a zip
     /// that could not be read in update mode and is rebuilt).

@@ -60,6 +60,10 @@ pub struct Plan {
     /// The shard of a campaign this run zips, when it is one (its report
     /// is named after it and lists every stem).
     pub shard: Option<crate::shard::Shard>,
+    /// Stems of the same campaign this run leaves out (another shard's,
+    /// those a retry does not run): move mode keeps the files they share
+    /// and never deletes their stem sources.
+    pub outside: Vec<Stem>,
 }
 
 /// Run settings after checking: every value is valid here.
@@ -85,6 +89,8 @@ pub struct RunSettings {
     pub delete_originals: bool,
     /// Move mode: delete even where the folder entry cannot be flushed.
     pub accept_unflushed_folder: bool,
+    /// Replace a zip even when that drops entries whose files are gone.
+    pub drop_missing_entries: bool,
     /// Write an error report when any stem does not succeed.
     pub save_error_reports: bool,
     /// Show progress on a terminal.
@@ -574,6 +580,7 @@ fn check_settings(profile: &Profile, base_dir: &Path) -> Result<Checked, Vec<Set
             update: archive.update,
             delete_originals: archive.delete_originals,
             accept_unflushed_folder: archive.accept_unflushed_folder,
+            drop_missing_entries: archive.drop_missing_entries,
             save_error_reports: pp.save_error_reports,
             progress_reporting: pp.progress_reporting,
             folder_ignores_case: None,
@@ -1102,6 +1109,7 @@ impl Plan {
             unclaimed_files,
             warnings,
             shard: None,
+            outside: Vec::new(),
         })
     }
 
@@ -1125,7 +1133,11 @@ impl Plan {
 
     /// Keeps only the stems whose names `keep` accepts (for retrying failures).
     pub fn retain_stems(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.stems.retain(|s| keep(&s.name));
+        let (kept, left): (Vec<Stem>, Vec<Stem>) = std::mem::take(&mut self.stems)
+            .into_iter()
+            .partition(|s| keep(&s.name));
+        self.stems = kept;
+        self.outside.extend(left);
     }
 
     /// Keeps only the stems `split` places in `shard`, and makes this run
@@ -1134,7 +1146,7 @@ impl Plan {
     pub fn keep_shard(&mut self, shard: crate::shard::Shard, split: &crate::shard::Split) -> usize {
         use crate::shard::Placement;
         let mut by_hash = 0;
-        self.stems.retain(|s| match split.place(&s.name) {
+        self.retain_stems(|name| match split.place(name) {
             Placement::Listed(k) => k == shard.index,
             Placement::ByHash(k) => {
                 by_hash += usize::from(k == shard.index);
@@ -1148,16 +1160,21 @@ impl Plan {
     /// Move mode: the data files a run deletes if every stem succeeds
     /// (each once, stem-source files never), sorted by path.
     pub fn originals(&self) -> Vec<&Member> {
-        let sources: std::collections::HashSet<&Path> = self
-            .stems
-            .iter()
+        let all = || self.stems.iter().chain(&self.outside);
+        let sources: std::collections::HashSet<&Path> = all()
             .flat_map(|s| s.sources.iter().map(PathBuf::as_path))
+            .collect();
+        // Files a stem outside the run holds stay.
+        let outside: std::collections::HashSet<&Path> = self
+            .outside
+            .iter()
+            .flat_map(|s| s.members.iter().map(|m| m.path.as_path()))
             .collect();
         let mut files: Vec<&Member> = self
             .stems
             .iter()
             .flat_map(|s| &s.members)
-            .filter(|m| !sources.contains(m.path.as_path()))
+            .filter(|m| !sources.contains(m.path.as_path()) && !outside.contains(m.path.as_path()))
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files.dedup_by(|a, b| a.path == b.path);

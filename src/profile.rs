@@ -207,6 +207,10 @@ pub struct ArchiveSettings {
     /// Move mode where the zip's folder entry cannot be flushed (Windows,
     /// some network shares): delete anyway. Off, the originals are kept.
     pub accept_unflushed_folder: bool,
+    /// Replace a zip even when that drops entries whose files are gone
+    /// (moved by an earlier run, or deleted): off, such a stem fails and
+    /// the zip, the only copy of those files, stays.
+    pub drop_missing_entries: bool,
 }
 
 /// How data files are matched to a stem (matching is case-sensitive).

@@ -9,7 +9,9 @@
 //! (a zip another tool wrote, with only the two-second local DOS time)
 //! counts as changed, so the first update run rewrites it once. A change
 //! of compression level alone is not seen: the level is not recorded in a
-//! zip.
+//! zip. An entry no member plans whose file is gone (moved into the zip by
+//! an earlier run, or deleted) does not make the zip out of date: the zip
+//! is that file's only copy, and rebuilding would drop it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -149,10 +151,15 @@ fn compare(
             .filter(|n| !planned.contains(n))
             .collect();
         extra.sort_unstable();
-        return Some(format!(
-            "the zip holds {} that is no longer planned",
-            extra.first().copied().unwrap_or("an entry")
-        ));
+        // An entry whose file is gone (moved by an earlier run) is kept:
+        // the zip is its only copy, and holds every planned member too.
+        let folder = stem.members.first().and_then(|m| m.path.parent());
+        if let Some(name) = extra
+            .iter()
+            .find(|name| folder.is_none_or(|d| d.join(name).exists()))
+        {
+            return Some(format!("the zip holds {name} that is no longer planned"));
+        }
     }
     None
 }
@@ -198,4 +205,34 @@ pub fn first_changed_member(zip: &Path, stem: &Stem) -> Result<Option<String>, S
         }
     }
     Ok(None)
+}
+
+/// The entries of an existing `zip` that `stem`'s new zip would not hold
+/// and whose files are gone from the folders its members are in: the zip
+/// is their only copy (at most the first five, sorted). None when there is
+/// no zip or it cannot be read.
+pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Vec<String> {
+    let Ok(file) = File::open(zip) else {
+        return Vec::new();
+    };
+    let Ok((entries, _)) = central_directory(file) else {
+        return Vec::new();
+    };
+    let planned: std::collections::HashSet<&str> =
+        stem.members.iter().map(|m| m.name.as_str()).collect();
+    let mut folders: Vec<&Path> = stem
+        .members
+        .iter()
+        .filter_map(|m| m.path.parent())
+        .collect();
+    folders.sort();
+    folders.dedup();
+    let mut gone: Vec<String> = entries
+        .into_keys()
+        .filter(|name| !planned.contains(name.as_str()))
+        .filter(|name| !folders.iter().any(|d| d.join(name).exists()))
+        .collect();
+    gone.sort();
+    gone.truncate(5);
+    gone
 }

@@ -113,6 +113,21 @@ pub enum StemError {
         /// The zip.
         zip: PathBuf,
     },
+    /// Replacing the zip would drop entries whose files are gone: the zip
+    /// is their only copy.
+    #[error(
+        "{} holds {} whose file is gone (moved by an earlier run, or deleted), and the new zip \
+         would not: it is kept as it is. Update mode (--update) keeps such entries; or put the \
+         file back to zip it again, or set archive.drop_missing_entries: true to replace the \
+         zip anyway",
+        zip.display(), names.join(", ")
+    )]
+    WouldDrop {
+        /// The zip.
+        zip: PathBuf,
+        /// The entries that would be lost (the first few).
+        names: Vec<String>,
+    },
     /// The zip exists and `default.config.overwrite.output` is false.
     #[error("{} exists and overwrite is off", zip.display())]
     Exists {
@@ -446,6 +461,15 @@ fn refuse_to_start(
         return Err(StemError::Exists {
             zip: final_path.to_owned(),
         });
+    }
+    if !settings.drop_missing_entries {
+        let names = fresh::entries_only_in_zip(final_path, stem);
+        if !names.is_empty() {
+            return Err(StemError::WouldDrop {
+                zip: final_path.to_owned(),
+                names,
+            });
+        }
     }
     if let Some(bad) = stem.members.iter().find(|m| !m.utf8_name) {
         return Err(StemError::NameNotUtf8 {

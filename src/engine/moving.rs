@@ -40,8 +40,17 @@ impl End {
                 zip,
                 ..
             }
-            | Event::UpToDate { zip, .. } => End::Qualifies(zip.clone()),
+            | Event::UpToDate {
+                folder_not_flushed: None,
+                zip,
+                ..
+            } => End::Qualifies(zip.clone()),
             Event::Finished {
+                folder_not_flushed: Some(why),
+                zip,
+                ..
+            }
+            | Event::UpToDate {
                 folder_not_flushed: Some(why),
                 zip,
                 ..
@@ -68,6 +77,9 @@ impl End {
     }
 }
 
+/// The owner standing for a stem outside the run.
+const OUTSIDE: usize = usize::MAX;
+
 /// Which files may be deleted, as stems end.
 pub(super) struct Mover {
     /// The stems that hold each member file.
@@ -90,11 +102,19 @@ impl Mover {
                 owners.entry(m.path.clone()).or_default().push(i);
             }
         }
+        // A stem outside this run (another shard's, one a retry leaves
+        // out) never succeeds here: what it shares stays.
+        for stem in &plan.outside {
+            for m in &stem.members {
+                owners.entry(m.path.clone()).or_default().push(OUTSIDE);
+            }
+        }
         Some(Mover {
             owners,
             sources: plan
                 .stems
                 .iter()
+                .chain(&plan.outside)
                 .flat_map(|s| s.sources.iter().cloned())
                 .collect(),
             ended: vec![None; plan.stems.len()],

@@ -118,12 +118,25 @@ fn run_stem(i: usize, shared: &Shared) {
         }
         match fresh {
             archive::Freshness::UpToDate => {
+                // Move mode deletes its files next: the zip (which an
+                // earlier run may have been killed before flushing, or
+                // someone copied in) is made durable first, as a new one.
+                let folder_not_flushed = if plan.settings.delete_originals {
+                    std::fs::File::open(&zip)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| format!("the zip could not be flushed: {e}"))
+                        .and_then(|()| shared.folder.flush())
+                        .err()
+                } else {
+                    None
+                };
                 let _ = shared.events.send(Event::UpToDate {
                     stem: i,
                     name: name(),
                     zip,
                     files: stem.members.len(),
                     bytes: stem.total_size(),
+                    folder_not_flushed,
                 });
                 return;
             }

@@ -258,6 +258,76 @@ fn a_file_rewritten_unseen_after_its_zip_is_kept_or_zipped_again_never_lost() {
 }
 
 #[test]
+fn a_rerun_after_a_move_never_replaces_a_zip_that_is_the_only_copy_of_a_file() {
+    let t = Tree::new();
+    // run10_b.csv is shared with run10, which fails: it stays, while
+    // run1_a.csv goes into run1.zip and is deleted.
+    t.stems(&["run1", "run10"])
+        .data(&["run1_a.csv", "run10_b.csv"]);
+    let p = t.profile(&archive(""));
+    fs::create_dir_all(t.out().join("run10.zip")).unwrap();
+    let o = stemzip(&["run", p.to_str().unwrap(), "--move"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(list(&t.path().join("csv")), ["run10_b.csv"]);
+    let run1 = fs::read(t.out().join("run1.zip")).unwrap();
+
+    // A plain rerun (overwrite on): run1 now plans only run10_b.csv, and
+    // replacing run1.zip would lose run1_a.csv. It fails instead.
+    fs::remove_dir(t.out().join("run10.zip")).unwrap();
+    let o = stemzip(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("holds run1_a.csv whose file is gone"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(t.out().join("run1.zip")).unwrap(), run1);
+    // An update rerun in move mode: run1's zip is up to date (it keeps
+    // run1_a.csv), run10 is zipped now, and run10_b.csv can go.
+    let o = stemzip(&["run", p.to_str().unwrap(), "--update", "--move"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read(t.out().join("run1.zip")).unwrap(), run1);
+    assert!(list(&t.path().join("csv")).is_empty());
+    assert_eq!(zip_names(&t.out().join("run10.zip")), ["run10_b.csv"]);
+}
+
+#[test]
+fn a_shard_keeps_a_file_it_shares_with_a_stem_of_another_shard() {
+    use stemzip::shard::hash_shard;
+    // Two stems in different shards (by hash, of 2) that share a file:
+    // "sN" is in "sNx_1.csv".
+    let (a, b) = (0..100)
+        .map(|i| (format!("s{i}"), format!("s{i}x")))
+        .find(|(a, b)| hash_shard(a, 2) != hash_shard(b, 2))
+        .unwrap();
+    let t = Tree::new();
+    t.stems(&[&a, &b]);
+    t.data(&[&format!("{a}_1.csv"), &format!("{b}_1.csv")]);
+    let p = t.profile(&archive(""));
+    let shard = format!("{}/2", hash_shard(&a, 2));
+    let o = stemzip(&["run", p.to_str().unwrap(), "--move", "--shard", &shard]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // a's own file went; the one b (in the other shard, not run yet) holds stayed.
+    assert_eq!(list(&t.path().join("csv")), [format!("{b}_1.csv")]);
+    assert_eq!(
+        zip_names(&t.out().join(format!("{a}.zip"))),
+        [format!("{a}_1.csv"), format!("{b}_1.csv")]
+    );
+    // The dry run of that shard says the same.
+    let o = stemzip(&[
+        "run",
+        p.to_str().unwrap(),
+        "--move",
+        "--shard",
+        &shard,
+        "--dry-run",
+        "--json",
+    ]);
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(plan["delete"].as_array().map(Vec::len), Some(0), "{plan}");
+}
+
+#[test]
 fn dry_run_lists_every_file_move_mode_would_delete_and_deletes_none() {
     let t = Tree::new();
     t.stems(&["a", "b"])

@@ -59,9 +59,9 @@ fn dry_run_says_which_zips_are_up_to_date_and_why_the_others_are_rebuilt() {
         "same  (1 files, 19 B)  up to date",
         "edited  (1 files, 21 B)  rebuild: edited_1.csv was modified since it was zipped",
         "grown  (2 files, 40 B)  rebuild: grown_2.csv is not in the zip",
-        "shrunk  (1 files, 21 B)  rebuild: the zip holds shrunk_2.csv that is no longer planned",
+        "shrunk  (1 files, 21 B)  up to date",
         "broken  (1 files, 21 B)  rebuild: the zip cannot be read",
-        "dry run: 5 stems, 1 up to date, 4 zips",
+        "dry run: 5 stems, 2 up to date, 3 zips",
     ] {
         assert!(out.contains(expected), "{expected:?} not in:\n{out}");
     }
@@ -98,9 +98,11 @@ fn an_update_run_leaves_up_to_date_zips_alone_and_rebuilds_the_rest() {
             .join(",")
     };
     assert_eq!(ended("same"), "up_to_date");
-    for stem in ["edited", "grown", "shrunk", "broken"] {
+    for stem in ["edited", "grown", "broken"] {
         assert_eq!(ended(stem), "finished", "{stem}");
     }
+    // shrunk_2.csv is gone: its zip is its only copy, and stays as it is.
+    assert_eq!(ended("shrunk"), "up_to_date");
     let warning = events
         .iter()
         .find(|e| e["event"] == "warning")
@@ -116,7 +118,7 @@ fn an_update_run_leaves_up_to_date_zips_alone_and_rebuilds_the_rest() {
     let summary = events.last().unwrap();
     assert_eq!(
         (summary["up_to_date"].as_u64(), summary["done"].as_u64()),
-        (Some(1), Some(4))
+        (Some(2), Some(3))
     );
 
     // Left alone: the same bytes, not even rewritten.
@@ -133,14 +135,30 @@ fn an_update_run_leaves_up_to_date_zips_alone_and_rebuilds_the_rest() {
         zip_names(&t.out().join("grown.zip")),
         ["grown_1.csv", "grown_2.csv"]
     );
-    assert_eq!(zip_names(&t.out().join("shrunk.zip")), ["shrunk_1.csv"]);
+    assert_eq!(
+        zip_names(&t.out().join("shrunk.zip")),
+        ["shrunk_1.csv", "shrunk_2.csv"]
+    );
     assert_eq!(zip_names(&t.out().join("broken.zip")), ["broken_1.csv"]);
     assert_eq!(temp_files(&t.out()), Vec::<String>::new());
 
-    // Run again: everything is up to date now.
-    let plan = plan_with(&p, &["archive.update=true"]);
-    let (_, summary) = execute(plan);
+    let (_, summary) = execute(plan_with(&p, &["archive.update=true"]));
     assert_eq!((summary.up_to_date, summary.done), (5, 0));
+    // A plain rerun would replace the zip without the entry: the stem
+    // fails instead, unless told to drop it.
+    let (events, summary) = execute(plan(&p));
+    assert_eq!((summary.failed, summary.done), (1, 4));
+    assert!(
+        matches!(outcome(&events, "shrunk"), Event::Failed { error, .. } if error.contains("holds shrunk_2.csv whose file is gone")),
+        "{events:?}"
+    );
+    assert_eq!(
+        zip_names(&t.out().join("shrunk.zip")),
+        ["shrunk_1.csv", "shrunk_2.csv"]
+    );
+    let (_, summary) = execute(plan_with(&p, &["archive.drop_missing_entries=true"]));
+    assert_eq!(summary.done, 5);
+    assert_eq!(zip_names(&t.out().join("shrunk.zip")), ["shrunk_1.csv"]);
 }
 
 #[test]
