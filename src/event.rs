@@ -58,10 +58,10 @@ pub enum Event {
         bytes_out: u64,
         /// Time the stem took, in seconds.
         seconds: f64,
-        /// Why the zip's folder entry could not be flushed to disk, if it
-        /// could not (Windows has no folder flush; some network shares
-        /// refuse it): the zip is complete, but a power cut could lose its
-        /// name. Move mode then keeps the originals.
+        /// Why the zip's name is not known to be on disk, if it is not
+        /// (a network share that refused the folder flush, or on Windows the
+        /// write-through rename): the zip is complete, but a power cut could
+        /// lose its name. Move mode then keeps the originals.
         #[serde(skip_serializing_if = "Option::is_none")]
         folder_not_flushed: Option<String>,
     },

@@ -420,10 +420,16 @@ pub fn merge(mut reports: Vec<(PathBuf, Report)>) -> Option<Merged> {
             summary.bytes_in += o.bytes_in;
             summary.bytes_out += o.bytes_out;
         }
-        summary.files_deleted += o.files_deleted;
-        summary.bytes_freed += o.bytes_freed;
     }
     summary.was_cancelled = stems.iter().any(|o| o.status == StemStatus::Cancelled);
+    // Deletions add up over every run, superseded or not: a file moved by
+    // the first run stays freed when a rerun finds its stem up to date.
+    for (_, report) in &reports {
+        for o in &report.stems {
+            summary.files_deleted += o.files_deleted;
+            summary.bytes_freed += o.bytes_freed;
+        }
+    }
     let (shards_covered, missing_shards) = shards_of(reports.iter().map(|(_, r)| r));
     Some(Merged {
         report: Report {

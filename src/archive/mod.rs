@@ -151,6 +151,9 @@ pub struct Written {
     pub bytes_in: u64,
     /// Size of the zip.
     pub bytes_out: u64,
+    /// Whether the zip's name is on disk by the rename itself (Windows:
+    /// a write-through rename), without a folder flush.
+    pub name_durable: bool,
 }
 
 /// Bytes of deflate chunks a run holds in flight at most, across all its
@@ -641,35 +644,69 @@ impl Prepared {
             let Some(temp) = pending.take() else {
                 return Err(io::Error::other("the temporary file is gone"));
             };
-            let result = folder.change(|| {
-                if overwrite {
-                    temp.persist(&zip)
-                } else {
-                    temp.persist_noclobber(&zip)
-                }
-            });
-            result.map(drop).map_err(|e| {
+            let result = folder.change(|| rename(temp, &zip, overwrite));
+            result.map_err(|e| {
                 pending = Some(e.file);
                 e.error
             })
         });
-        if let Err(error) = persisted {
-            if error.kind() == io::ErrorKind::AlreadyExists {
-                return Err(StemError::Exists { zip });
-            }
-            if in_use(&error) {
-                return Err(StemError::InUse { zip });
-            }
-            return Err(StemError::Write {
-                path: zip,
-                source: error,
-            });
-        }
+        let name_durable = match persisted {
+            Ok(durable) => durable,
+            Err(error) => return Err(rename_error(zip, error)),
+        };
         Ok(Written {
             zip,
             bytes_in,
             bytes_out,
+            name_durable,
         })
+    }
+}
+
+/// Renames the temporary zip `temp` to `zip` (replacing an older zip only
+/// when `overwrite`). On Windows, which has no folder flush, the rename is
+/// write-through (`MOVEFILE_WRITE_THROUGH`): the new name is on disk when
+/// it returns; a share that refuses that gets an ordinary rename. Returns
+/// whether the name is durable by the rename itself.
+fn rename(
+    temp: tempfile::NamedTempFile,
+    zip: &Path,
+    overwrite: bool,
+) -> Result<bool, tempfile::PersistError> {
+    #[cfg(windows)]
+    {
+        let moved = if overwrite {
+            atomicwrites::replace_atomic(temp.path(), zip)
+        } else {
+            atomicwrites::move_atomic(temp.path(), zip)
+        };
+        match moved {
+            // The temporary name is gone: nothing is left to delete.
+            Ok(()) => return Ok(temp.keep().is_ok()),
+            // Refused (some network shares): an ordinary rename below.
+            Err(e) if matches!(e.raw_os_error(), Some(1 | 50 | 87)) => {}
+            Err(error) => return Err(tempfile::PersistError { error, file: temp }),
+        }
+    }
+    let renamed = if overwrite {
+        temp.persist(zip)
+    } else {
+        temp.persist_noclobber(zip)
+    };
+    renamed.map(|_| false)
+}
+
+/// The stem's error for a rename that failed.
+fn rename_error(zip: PathBuf, error: io::Error) -> StemError {
+    if error.kind() == io::ErrorKind::AlreadyExists {
+        StemError::Exists { zip }
+    } else if in_use(&error) {
+        StemError::InUse { zip }
+    } else {
+        StemError::Write {
+            path: zip,
+            source: error,
+        }
     }
 }
 

@@ -150,6 +150,7 @@ impl Placed {
     /// The stem's terminal event, once the folder was flushed (or why it
     /// could not be).
     fn finished(self, flushed: &Result<(), String>) -> Event {
+        let durable = self.written.name_durable;
         let mut event = terminal_event(
             self.stem,
             self.name,
@@ -157,12 +158,14 @@ impl Placed {
             self.started.elapsed().as_secs_f64(),
             Ok(self.written),
         );
+        // A name made durable by its rename (Windows) needs no folder flush.
         if let (
             Event::Finished {
                 folder_not_flushed, ..
             },
             Err(why),
-        ) = (&mut event, flushed)
+            false,
+        ) = (&mut event, flushed, durable)
         {
             *folder_not_flushed = Some(why.clone());
         }
@@ -204,6 +207,7 @@ mod tests {
                                 zip: format!("s{n}.zip").into(),
                                 bytes_in: 0,
                                 bytes_out: 0,
+                                name_durable: false,
                             },
                         };
                         tx.send(placed).unwrap();

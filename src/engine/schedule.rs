@@ -102,7 +102,13 @@ fn run_stem(i: usize, shared: &Shared) {
             // member's bytes now must be the entry's (a file rewritten with
             // the same size within the second its zip records looks up to
             // date, but is not).
-            if let Err(why) = archive::verify_zip(&zip) {
+            let read_back = archive::verify_zip(&zip).and_then(|check| {
+                match stem.members.iter().find(|m| !check.names.contains(&m.name)) {
+                    Some(m) => Err(format!("{} is not among its entries", m.name)),
+                    None => Ok(()),
+                }
+            });
+            if let Err(why) = read_back {
                 fresh = archive::Freshness::Unreadable(format!("its read-back failed: {why}"));
             } else {
                 match archive::first_changed_member(&zip, stem) {

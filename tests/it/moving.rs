@@ -12,7 +12,7 @@ use crate::helpers::*;
 
 /// The profile's `archive` section with `lines`; on Windows, which has no
 /// folder flush, it accepts that, or move mode would keep every original
-/// (`on_windows_the_originals_stay_unless_an_unflushed_folder_is_accepted`).
+/// for zips it does not rename (`on_windows_a_write_through_rename_…`).
 fn archive(lines: &str) -> String {
     let accept = if cfg!(windows) {
         "  accept_unflushed_folder: true\n"
@@ -173,28 +173,35 @@ fn when_no_zip_can_be_written_nothing_is_deleted() {
     not(windows),
     ignore = "Windows has no folder flush; elsewhere the folder is flushed"
 )]
-fn on_windows_the_originals_stay_unless_an_unflushed_folder_is_accepted() {
+fn on_windows_a_write_through_rename_stands_in_for_the_folder_flush() {
     let t = Tree::new();
     t.stems(&["a"]).data(&["a_1.csv"]);
     let p = t.profile("");
-    let (events, summary) = execute(plan_with(&p, &["archive.delete_originals=true"]));
-    assert_eq!((summary.done, summary.files_deleted), (1, 0), "{events:?}");
-    assert!(t.path().join("csv/a_1.csv").exists());
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 1);
+    // Up to date: the zip's name cannot be made durable now (no folder
+    // flush, and no rename), so its original stays unless accepted.
+    let up = ["archive.update=true", "archive.delete_originals=true"];
+    let (events, summary) = execute(plan_with(&p, &up));
+    assert_eq!(
+        (summary.up_to_date, summary.files_deleted),
+        (1, 0),
+        "{events:?}"
+    );
     assert!(
         events.iter().any(
             |e| matches!(e, Event::Warning { message, .. } if message.contains("originals kept"))
         ),
         "{events:?}"
     );
-    let (_, summary) = execute(plan_with(
-        &p,
-        &[
-            "archive.delete_originals=true",
-            "archive.accept_unflushed_folder=true",
-        ],
-    ));
+    let accepted = [up[0], up[1], "archive.accept_unflushed_folder=true"];
+    let (_, summary) = execute(plan_with(&p, &accepted));
     assert_eq!(summary.files_deleted, 1);
-    assert!(!t.path().join("csv/a_1.csv").exists());
+    // A zip written now is renamed write-through: its file goes.
+    t.stems(&["b"]).data(&["b_1.csv"]);
+    let (events, summary) = execute(plan_with(&p, &["archive.delete_originals=true"]));
+    assert_eq!(summary.files_deleted, 1, "{events:?}");
+    assert!(!t.path().join("csv/b_1.csv").exists());
 }
 
 /// Rewrites `path` with other bytes of the same length and puts its
