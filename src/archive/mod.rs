@@ -674,20 +674,31 @@ fn rename(
     overwrite: bool,
 ) -> Result<bool, tempfile::PersistError> {
     #[cfg(windows)]
-    {
+    let temp = {
+        // Kept first: that clears the temporary-file attribute (with which
+        // Windows may hold the data in its cache) and the deletion on drop.
+        let (file, path) = temp.keep()?;
         let moved = if overwrite {
-            atomicwrites::replace_atomic(temp.path(), zip)
+            atomicwrites::replace_atomic(&path, zip)
         } else {
-            atomicwrites::move_atomic(temp.path(), zip)
+            atomicwrites::move_atomic(&path, zip)
         };
+        // The path tempfile itself held (deprecated only because a relative
+        // path could change meaning with the current folder; this run does
+        // not change folders).
+        #[allow(deprecated)]
+        let temp = tempfile::NamedTempFile::from_parts(file, tempfile::TempPath::from_path(path));
         match moved {
-            // The temporary name is gone: nothing is left to delete.
-            Ok(()) => return Ok(temp.keep().is_ok()),
+            Ok(()) => {
+                // The temporary name is gone: nothing is left to delete.
+                let _ = temp.into_temp_path().keep();
+                return Ok(true);
+            }
             // Refused (some network shares): an ordinary rename below.
-            Err(e) if matches!(e.raw_os_error(), Some(1 | 50 | 87)) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(1 | 50 | 87)) => temp,
             Err(error) => return Err(tempfile::PersistError { error, file: temp }),
         }
-    }
+    };
     let renamed = if overwrite {
         temp.persist(zip)
     } else {

@@ -67,8 +67,8 @@ impl End {
             }
             Event::Skipped { reason, .. } if reason.contains("overwrite is off") => {
                 End::Keeps(Some(
-                    "originals kept: the zip was not written by this run (overwrite is off); \
-                     update mode checks an existing zip and deletes them"
+                    "originals kept: the zip exists and overwrite is off, and it does not hold \
+                     exactly these files (or failed its read-back)"
                         .to_owned(),
                 ))
             }

@@ -93,7 +93,10 @@ fn run_stem(i: usize, shared: &Shared) {
         stem: i,
         name: name(),
     });
-    if plan.settings.update {
+    // Update mode; and move mode with overwrite off, where a zip that
+    // exists is kept, and its files go only if it holds exactly them.
+    let settings = &plan.settings;
+    if settings.update || (settings.delete_originals && !settings.overwrite) {
         let zip = stem.zip_path(shared.folder.path());
         let mut fresh = archive::freshness(&zip, stem, plan.settings.compression);
         if fresh == archive::Freshness::UpToDate && plan.settings.delete_originals {
@@ -146,13 +149,14 @@ fn run_stem(i: usize, shared: &Shared) {
                 });
                 return;
             }
-            archive::Freshness::Unreadable(why) => {
+            archive::Freshness::Unreadable(why) if settings.update => {
                 let _ = shared.events.send(Event::Warning {
                     stem: i,
                     name: name(),
                     message: format!("{} cannot be read ({why}); it is rebuilt", zip.display()),
                 });
             }
+            archive::Freshness::Unreadable(_) => {}
             archive::Freshness::Missing | archive::Freshness::Changed(_) => {}
         }
     }

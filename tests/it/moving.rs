@@ -335,6 +335,37 @@ fn a_shard_keeps_a_file_it_shares_with_a_stem_of_another_shard() {
 }
 
 #[test]
+fn with_overwrite_off_an_existing_zip_lets_its_files_go_only_if_it_holds_exactly_them() {
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile(&archive(""));
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 2);
+    // b gains a file its zip does not hold.
+    t.data(&["b_2.csv"]);
+    let off = [
+        "default.config.overwrite.output=false",
+        "archive.delete_originals=true",
+    ];
+    let (events, summary) = execute(plan_with(&p, &off));
+    assert!(
+        matches!(outcome(&events, "a"), Event::UpToDate { .. }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(outcome(&events, "b"), Event::Skipped { .. }),
+        "{events:?}"
+    );
+    assert_eq!(summary.files_deleted, 1);
+    assert_eq!(list(&t.path().join("csv")), ["b_1.csv", "b_2.csv"]);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Warning { name, message, .. } if name == "b" && message.contains("originals kept"))),
+        "{events:?}"
+    );
+    assert_eq!(zip_names(&t.out().join("b.zip")), ["b_1.csv"]);
+}
+
+#[test]
 fn dry_run_lists_every_file_move_mode_would_delete_and_deletes_none() {
     let t = Tree::new();
     t.stems(&["a", "b"])
