@@ -14,6 +14,7 @@ as an SVG chart.
     python3 benches/bench.py --small-stems  # workload 1, outputs moved aside / deleted
     python3 benches/bench.py --scale-out    # shards: balance and wall time per shard
     python3 benches/bench.py --update       # update reruns over up-to-date zips
+    python3 benches/bench.py --move-cost    # workload 5, normal vs --move (as root: cold cache)
 
 Workload 1 (sub-second runs) always gets at least 7 rounds.
 
@@ -542,6 +543,39 @@ def update_reruns(base, workers, rounds, scratch):
     shutil.rmtree(scratch, ignore_errors=True)
 
 
+def move_cost(base, workers, rounds, scratch):
+    """Workload 5 run normally and with --move, alternating, each on a
+    fresh copy of its data (move mode deletes it) with the page cache
+    dropped before the run where that is allowed (root)."""
+    name, stems, files, size, compression = WORKLOADS[4]
+    d = make_workload(base, name, stems, files, size)
+    copy = os.path.join(base, "move-copy")
+    walls = {"normal": [], "move": []}
+    for r in range(rounds):
+        for mode in ("normal", "move"):
+            shutil.rmtree(copy, ignore_errors=True)
+            os.makedirs(copy)
+            for sub in ("yml", "csv"):
+                shutil.copytree(os.path.join(d, sub), os.path.join(copy, sub))
+            prof = profile(copy, os.path.join(copy, "zip"), compression, None)
+            subprocess.run(["sync"], check=True)
+            try:
+                with open("/proc/sys/vm/drop_caches", "w") as f:
+                    f.write("3\n")
+            except OSError:
+                pass
+            cmd = [STEMZIP, "run", prof, "--workers", str(workers)] + (["--move"] if mode == "move" else [])
+            wall, _, _ = measure(cmd)
+            left = len(os.listdir(os.path.join(copy, "csv")))
+            assert left == (0 if mode == "move" else stems * files), (mode, left)
+            walls[mode].append(wall)
+    shutil.rmtree(copy, ignore_errors=True)
+    print("| run (%d workers) | %s | median |" % (workers, " | ".join("round %d" % (r + 1) for r in range(rounds))))
+    print("|---|%s---:|" % ("---:|" * rounds))
+    for mode, label in (("normal", "normal"), ("move", "`--move` (all files deleted)")):
+        print("| %s | %s | %.2f s |" % (label, " | ".join("%.2f s" % w for w in walls[mode]), statistics.median(walls[mode])))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -552,6 +586,7 @@ def main():
     ap.add_argument("--no-sweep", action="store_true")
     ap.add_argument("--planning", action="store_true", help="only time planning 20,000 stems x 100,000 files")
     ap.add_argument("--memory", action="store_true", help="only the peak RSS and wall time of stemzip with 1 to 32 workers")
+    ap.add_argument("--move-cost", action="store_true", help="only workload 5 run normally and with --move, on fresh copies")
     ap.add_argument("--update", action="store_true", help="only update reruns over up-to-date zips against the full run (workloads 1 and 2)")
     ap.add_argument("--scale-out", action="store_true", help="only the shard balance (N = 2 to 16, by size and hash) and each shard's wall time against the whole run")
     ap.add_argument("--small-stems", action="store_true", help="only workload 1, outputs moved aside and deleted, with kernel CPU (7 rounds unless --rounds is larger)")
@@ -568,6 +603,9 @@ def main():
         return
     if args.memory:
         memory_table(args.data, scratch, args.rounds)
+        return
+    if args.move_cost:
+        move_cost(args.data, args.workers, args.rounds, scratch)
         return
     if args.update:
         update_reruns(args.data, args.workers, max(args.rounds, 5), scratch)
