@@ -356,7 +356,7 @@ fn print_plan(plan: &Plan, json: bool) {
     use crate::archive::Freshness;
     let fresh = freshness_of(plan);
     if json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "output_directory": plan.output_dir,
             "stems": plan.stems.iter().zip(&fresh).map(|(s, f)| {
                 let mut stem = serde_json::json!({
@@ -377,7 +377,6 @@ fn print_plan(plan: &Plan, json: bool) {
             "shard": plan.shard,
             "profile": serde_json::to_value(plan.profile.to_value()).ok(),
         });
-        let mut value = value;
         if plan.settings.delete_originals {
             let originals = plan.originals();
             value["delete"] =

@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::archive;
 use crate::event::Event;
@@ -170,11 +170,7 @@ impl Mover {
                     bytes += m.size;
                 }
                 Ok(false) => {}
-                Err(message) => events.push(Event::Warning {
-                    stem: i,
-                    name: name(),
-                    message,
-                }),
+                Err(message) => events.push(warn(message)),
             }
         }
         if files > 0 {
@@ -188,7 +184,7 @@ impl Mover {
         events
     }
 
-    fn every_owner_qualifies(&self, path: &PathBuf) -> bool {
+    fn every_owner_qualifies(&self, path: &Path) -> bool {
         self.owners.get(path).is_some_and(|owners| {
             owners
                 .iter()
