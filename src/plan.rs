@@ -135,6 +135,23 @@ impl Stem {
     }
 }
 
+/// A plan's stem-source files, known by their paths as written and as
+/// resolved: a data folder and a stem folder that are one folder spelled
+/// two ways (absolute and relative, through a link, with `..`, in another
+/// case on Windows) still name the same files.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFiles {
+    paths: std::collections::HashSet<PathBuf>,
+}
+
+impl SourceFiles {
+    /// Whether the file at `path` is one of them.
+    pub fn holds(&self, path: &Path) -> bool {
+        self.paths.contains(path)
+            || fs::canonicalize(path).is_ok_and(|resolved| self.paths.contains(&resolved))
+    }
+}
+
 /// One file to archive.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
@@ -1157,13 +1174,28 @@ impl Plan {
         by_hash
     }
 
+    /// The stem-source files of the plan's stems and of those outside the
+    /// run: move mode never deletes them, however a path spells them.
+    pub fn source_files(&self) -> SourceFiles {
+        let mut paths = std::collections::HashSet::new();
+        for path in self
+            .stems
+            .iter()
+            .chain(&self.outside)
+            .flat_map(|s| &s.sources)
+        {
+            if let Ok(resolved) = fs::canonicalize(path) {
+                paths.insert(resolved);
+            }
+            paths.insert(path.clone());
+        }
+        SourceFiles { paths }
+    }
+
     /// Move mode: the data files a run deletes if every stem succeeds
     /// (each once, stem-source files never), sorted by path.
     pub fn originals(&self) -> Vec<&Member> {
-        let all = || self.stems.iter().chain(&self.outside);
-        let sources: std::collections::HashSet<&Path> = all()
-            .flat_map(|s| s.sources.iter().map(PathBuf::as_path))
-            .collect();
+        let sources = self.source_files();
         // Files a stem outside the run holds stay.
         let outside: std::collections::HashSet<&Path> = self
             .outside
@@ -1174,7 +1206,7 @@ impl Plan {
             .stems
             .iter()
             .flat_map(|s| &s.members)
-            .filter(|m| !sources.contains(m.path.as_path()) && !outside.contains(m.path.as_path()))
+            .filter(|m| !outside.contains(m.path.as_path()) && !sources.holds(&m.path))
             .collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         files.dedup_by(|a, b| a.path == b.path);

@@ -13,11 +13,12 @@
 //! an earlier run, or deleted) does not make the zip out of date: the zip
 //! is that file's only copy, and rebuilding would drop it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::Path;
 
+use aho_corasick::AhoCorasick;
 use rawzip::CompressionMethod;
 use rawzip::time::ZipDateTimeKind;
 
@@ -176,12 +177,17 @@ pub fn checksums(zip: &Path) -> Result<HashMap<String, (u32, u64)>, String> {
 
 /// The CRC-32 and size of the file at `path`, read now.
 pub fn file_checksum(path: &Path) -> io::Result<(u32, u64)> {
-    let mut file = File::open(path)?;
+    checksum_of(&mut File::open(path)?)
+}
+
+/// The CRC-32 and size of what `file` holds from where it is read to its
+/// end.
+pub fn checksum_of(file: &mut File) -> io::Result<(u32, u64)> {
     let mut crc = crc32fast::Hasher::new();
     let mut buffer = vec![0u8; super::BUFFER_SIZE];
     let mut size = 0u64;
     loop {
-        match io::Read::read(&mut file, &mut buffer) {
+        match io::Read::read(file, &mut buffer) {
             Ok(0) => break,
             Ok(n) => {
                 crc.update(&buffer[..n]);
@@ -209,17 +215,25 @@ pub fn first_changed_member(zip: &Path, stem: &Stem) -> Result<Option<String>, S
 
 /// The entries of an existing `zip` that `stem`'s new zip would not hold
 /// and whose files are gone from the folders its members are in: the zip
-/// is their only copy (at most the first five, sorted). None when there is
-/// no zip or it cannot be read.
-pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Vec<String> {
-    let Ok(file) = File::open(zip) else {
-        return Vec::new();
+/// is their only copy (at most the first five, sorted). Empty when there is
+/// no zip. A zip whose central directory cannot be read (damaged, cut
+/// short) is searched for entry headers instead, so a damaged zip that
+/// holds moved files is not taken for one that holds nothing. Err when the
+/// zip cannot be read at all: what it holds cannot be told.
+pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Result<Vec<String>, String> {
+    let file = match File::open(zip) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.to_string()),
     };
-    let Ok((entries, _)) = central_directory(file) else {
-        return Vec::new();
+    let names: Vec<String> = match central_directory(file) {
+        Ok((entries, _)) => entries.into_keys().collect(),
+        Err(_) => scanned_names(zip)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect(),
     };
-    let planned: std::collections::HashSet<&str> =
-        stem.members.iter().map(|m| m.name.as_str()).collect();
+    let planned: HashSet<&str> = stem.members.iter().map(|m| m.name.as_str()).collect();
     let mut folders: Vec<&Path> = stem
         .members
         .iter()
@@ -227,12 +241,75 @@ pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Vec<String> {
         .collect();
     folders.sort();
     folders.dedup();
-    let mut gone: Vec<String> = entries
-        .into_keys()
+    let mut gone: Vec<String> = names
+        .into_iter()
         .filter(|name| !planned.contains(name.as_str()))
         .filter(|name| !folders.iter().any(|d| d.join(name).exists()))
         .collect();
     gone.sort();
     gone.truncate(5);
-    gone
+    Ok(gone)
+}
+
+/// The entry names a zip's bytes show in its local and central headers,
+/// found by their signatures: what is left to tell of a zip whose central
+/// directory cannot be read. A signature inside a stored member can only
+/// add a name, which makes the caller keep the zip, never lose it.
+fn scanned_names(zip: &Path) -> io::Result<HashSet<String>> {
+    // Local header: name length at 26, name at 30; central: 28 and 46.
+    const HEADERS: [&[u8]; 2] = [b"PK\x03\x04", b"PK\x01\x02"];
+    const LAYOUT: [(usize, usize); 2] = [(26, 30), (28, 46)];
+    // Bytes kept from one chunk to the next: a header and its longest name.
+    const KEEP: usize = 46 + u16::MAX as usize;
+    let finder = AhoCorasick::new(HEADERS).map_err(io::Error::other)?;
+    let mut file = File::open(zip)?;
+    let mut chunk = vec![0u8; super::BUFFER_SIZE];
+    let mut window: Vec<u8> = Vec::new();
+    let mut names = HashSet::new();
+    loop {
+        let n = fill(&mut file, &mut chunk)?;
+        let at_end = n < chunk.len();
+        window.extend_from_slice(&chunk[..n]);
+        // Headers found before `limit` have their whole name in the window.
+        let limit = if at_end {
+            window.len()
+        } else {
+            window.len().saturating_sub(KEEP)
+        };
+        for found in finder.find_iter(&window) {
+            if found.start() >= limit {
+                break;
+            }
+            let (length_at, name_at) = LAYOUT[found.pattern().as_usize()];
+            if let Some(name) = name_at_header(&window[found.start()..], length_at, name_at) {
+                names.insert(name);
+            }
+        }
+        if at_end {
+            return Ok(names);
+        }
+        window.drain(..limit);
+    }
+}
+
+/// The name a header at the start of `bytes` gives, if it is all there.
+fn name_at_header(bytes: &[u8], length_at: usize, name_at: usize) -> Option<String> {
+    let length = bytes.get(length_at..length_at + 2)?;
+    let length = usize::from(u16::from_le_bytes([length[0], length[1]]));
+    let name = bytes.get(name_at..name_at + length)?;
+    (length > 0).then(|| String::from_utf8_lossy(name).into_owned())
+}
+
+/// Reads into `buf` until it is full or the file ends; returns the bytes read.
+fn fill(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match io::Read::read(file, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

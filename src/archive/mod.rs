@@ -30,7 +30,9 @@ use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
 mod fresh;
 
-pub use fresh::{Freshness, checksums, file_checksum, first_changed_member, freshness};
+pub use fresh::{
+    Freshness, checksum_of, checksums, file_checksum, first_changed_member, freshness,
+};
 
 use crate::cancel::CancelToken;
 use crate::plan::{Member, RunSettings, Stem};
@@ -127,6 +129,20 @@ pub enum StemError {
         zip: PathBuf,
         /// The entries that would be lost (the first few).
         names: Vec<String>,
+    },
+    /// An existing zip that cannot be read to tell what it holds: it may
+    /// be the only copy of files an earlier run moved into it.
+    #[error(
+        "{} cannot be read to tell what it holds ({why}): it is kept as it is, since it may be \
+         the only copy of files an earlier run moved into it. Set \
+         archive.drop_missing_entries: true to replace it anyway",
+        zip.display()
+    )]
+    CannotTell {
+        /// The zip.
+        zip: PathBuf,
+        /// What the system said.
+        why: String,
     },
     /// The zip exists and `default.config.overwrite.output` is false.
     #[error("{} exists and overwrite is off", zip.display())]
@@ -466,7 +482,11 @@ fn refuse_to_start(
         });
     }
     if !settings.drop_missing_entries {
-        let names = fresh::entries_only_in_zip(final_path, stem);
+        let names =
+            fresh::entries_only_in_zip(final_path, stem).map_err(|why| StemError::CannotTell {
+                zip: final_path.to_owned(),
+                why,
+            })?;
         if !names.is_empty() {
             return Err(StemError::WouldDrop {
                 zip: final_path.to_owned(),

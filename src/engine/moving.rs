@@ -13,14 +13,14 @@
 //! changed since it was zipped (even within the file system's time
 //! resolution) is kept, and so is every stem-source file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::archive;
 use crate::event::Event;
-use crate::plan::{Member, Plan};
+use crate::plan::{Member, Plan, SourceFiles};
 
 /// How a stem's end bears on deleting its files.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +85,7 @@ pub(super) struct Mover {
     /// The stems that hold each member file.
     owners: HashMap<PathBuf, Vec<usize>>,
     /// Stem-source files: never deleted.
-    sources: HashSet<PathBuf>,
+    sources: SourceFiles,
     /// Per stem: not ended yet (`None`), or whether its zip qualifies.
     ended: Vec<Option<bool>>,
 }
@@ -111,12 +111,7 @@ impl Mover {
         }
         Some(Mover {
             owners,
-            sources: plan
-                .stems
-                .iter()
-                .chain(&plan.outside)
-                .flat_map(|s| s.sources.iter().cloned())
-                .collect(),
+            sources: plan.source_files(),
             ended: vec![None; plan.stems.len()],
         })
     }
@@ -161,7 +156,7 @@ impl Mover {
         };
         let (mut files, mut bytes) = (0, 0);
         for m in &stem.members {
-            if self.sources.contains(&m.path) || !self.every_owner_qualifies(&m.path) {
+            if !self.every_owner_qualifies(&m.path) || self.sources.holds(&m.path) {
                 continue;
             }
             match delete_unchanged(m, sums.get(&m.name).copied()) {
@@ -196,32 +191,40 @@ impl Mover {
 /// Deletes `m`'s file if it is still what was zipped: its size and
 /// modification time as planned, and its bytes those of the zip's entry
 /// (`zipped`: CRC-32 and size). `Ok(false)`: it was gone already.
+///
+/// The bytes are read through one handle, and the file is deleted only if
+/// that handle's file did not change while it was read and is still the
+/// one under its name: a program that replaces the file (a new version
+/// renamed over it) or writes into it meanwhile keeps it. On Windows no
+/// other program may write to it while it is read.
 fn delete_unchanged(m: &Member, zipped: Option<(u32, u64)>) -> Result<bool, String> {
-    let meta = match fs::symlink_metadata(&m.path) {
+    let kept = |why: &dyn std::fmt::Display| format!("{} kept: {why}", m.path.display());
+    let named = match fs::symlink_metadata(&m.path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(format!("{} kept: {e}", m.path.display())),
+        Err(e) => return Err(kept(&e)),
     };
-    if meta.file_type().is_symlink() {
-        return Err(format!(
-            "{} kept: it is a link (the zip holds the file it points to)",
-            m.path.display()
-        ));
+    if named.file_type().is_symlink() {
+        return Err(kept(&"it is a link (the zip holds the file it points to)"));
     }
-    let same = meta.len() == m.size && meta.modified().ok() == Some(m.modified);
-    if !same {
-        return Err(format!(
-            "{} kept: it changed since it was zipped",
-            m.path.display()
-        ));
+    if named.len() != m.size || named.modified().ok() != Some(m.modified) {
+        return Err(kept(&"it changed since it was zipped"));
     }
-    let now =
-        archive::file_checksum(&m.path).map_err(|e| format!("{} kept: {e}", m.path.display()))?;
+    let mut file = open_to_check(&m.path).map_err(|e| kept(&e))?;
+    let held = file.metadata().map_err(|e| kept(&e))?;
+    if !same_file(&named, &held) {
+        return Err(kept(&"it was replaced while it was checked"));
+    }
+    let now = archive::checksum_of(&mut file).map_err(|e| kept(&e))?;
     if zipped != Some(now) {
-        return Err(format!(
-            "{} kept: its bytes differ from its entry in the zip (it changed since it was zipped)",
-            m.path.display()
+        return Err(kept(
+            &"its bytes differ from its entry in the zip (it changed since it was zipped)",
         ));
+    }
+    let after = file.metadata().map_err(|e| kept(&e))?;
+    let named_now = fs::symlink_metadata(&m.path).map_err(|e| kept(&e))?;
+    if !same_file(&held, &after) || !same_file(&held, &named_now) {
+        return Err(kept(&"it changed while it was checked"));
     }
     match fs::remove_file(&m.path) {
         Ok(()) => Ok(true),
@@ -230,9 +233,148 @@ fn delete_unchanged(m: &Member, zipped: Option<(u32, u64)>) -> Result<bool, Stri
     }
 }
 
+/// Opens `path` to read it before deleting it. On Windows, other programs
+/// may read it meanwhile but not write to it (a program writing to it now
+/// makes this fail), and it may be deleted while open.
+fn open_to_check(path: &Path) -> io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_SHARE_READ: u32 = 0x1;
+        const FILE_SHARE_DELETE: u32 = 0x4;
+        options.share_mode(FILE_SHARE_READ | FILE_SHARE_DELETE);
+    }
+    options.open(path)
+}
+
+/// Whether `a` and `b` describe the same file in the same state: the same
+/// file (device and inode, on Unix), size, modification time and (on Unix)
+/// change time, which any write or rename into its place moves on.
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (a.dev(), a.ino(), a.ctime(), a.ctime_nsec())
+            != (b.dev(), b.ino(), b.ctime(), b.ctime_nsec())
+        {
+            return false;
+        }
+    }
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file of `len` bytes at `path`, as planned.
+    #[cfg(target_os = "linux")]
+    fn planned(path: &Path, len: usize) -> Member {
+        fs::write(path, vec![7u8; len]).unwrap();
+        // A later write must get a later time, even with coarse clocks.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        let meta = fs::metadata(path).unwrap();
+        Member {
+            name: path.file_name().unwrap().to_string_lossy().into_owned(),
+            path: path.to_owned(),
+            size: meta.len(),
+            modified: meta.modified().unwrap(),
+            utf8_name: true,
+        }
+    }
+
+    /// Runs `act` on another thread once this process has read at least
+    /// 1 MiB of `path` through a handle (seen in `/proc/self/fdinfo`): a
+    /// program acting on the file while the mover reads it. Returns
+    /// whether it acted.
+    #[cfg(target_os = "linux")]
+    fn while_read(
+        path: &Path,
+        act: impl FnOnce() + Send + 'static,
+    ) -> std::thread::JoinHandle<bool> {
+        let path = path.to_owned();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                for fd in fs::read_dir("/proc/self/fd").unwrap().flatten() {
+                    if fs::read_link(fd.path()).ok().as_deref() != Some(path.as_path()) {
+                        continue;
+                    }
+                    let info = format!("/proc/self/fdinfo/{}", fd.file_name().to_string_lossy());
+                    let pos = fs::read_to_string(info).unwrap_or_default();
+                    let pos: u64 = pos
+                        .lines()
+                        .find_map(|l| l.strip_prefix("pos:"))
+                        .and_then(|p| p.trim().parse().ok())
+                        .unwrap_or(0);
+                    if pos >= 1 << 20 {
+                        act();
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+    }
+
+    /// A solver that renames a new version over a result while the mover
+    /// reads the old one: the new version stays.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_replaced_while_the_mover_reads_it_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caseA_big.csv");
+        let m = planned(&path, 96 << 20);
+        let zipped = archive::file_checksum(&path).ok();
+        let new = dir.path().join("caseA_big.csv.new");
+        fs::write(&new, b"the solver's new version").unwrap();
+        let (from, to) = (new.clone(), path.clone());
+        let solver = while_read(&path, move || fs::rename(&from, &to).unwrap());
+        let result = delete_unchanged(&m, zipped);
+        assert!(solver.join().unwrap(), "the file was never read");
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            b"the solver's new version",
+            "{result:?}"
+        );
+        assert!(result.unwrap_err().contains("kept"));
+    }
+
+    /// A program that writes into a result behind the mover's reading
+    /// position: the edited file stays.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_written_into_while_the_mover_reads_it_is_kept() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caseA_big.csv");
+        let m = planned(&path, 96 << 20);
+        let zipped = archive::file_checksum(&path).ok();
+        let target = path.clone();
+        let editor = while_read(&path, move || {
+            let mut f = fs::OpenOptions::new().write(true).open(&target).unwrap();
+            f.write_all(b"edited").unwrap();
+        });
+        let result = delete_unchanged(&m, zipped);
+        assert!(editor.join().unwrap(), "the file was never read");
+        let now = fs::read(&path).unwrap();
+        assert!(now.starts_with(b"edited"), "{result:?}");
+        assert!(result.unwrap_err().contains("kept"));
+    }
+
+    /// Unchanged, the file goes.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unchanged_file_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("caseA_1.csv");
+        let m = planned(&path, 4096);
+        let zipped = archive::file_checksum(&path).ok();
+        assert_eq!(delete_unchanged(&m, zipped), Ok(true));
+        assert!(!path.exists());
+    }
 
     fn finished(folder_not_flushed: Option<&str>) -> Event {
         Event::Finished {

@@ -299,6 +299,92 @@ fn a_rerun_after_a_move_never_replaces_a_zip_that_is_the_only_copy_of_a_file() {
 }
 
 #[test]
+fn a_damaged_zip_that_is_the_only_copy_of_moved_files_is_kept_not_replaced() {
+    let t = Tree::new();
+    t.stems(&["caseA"])
+        .data(&["caseA_part1.csv", "caseA_part2.csv"]);
+    let p = t.profile(&archive(""));
+    let o = stemzip(&["run", p.to_str().unwrap(), "--move"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(list(&t.path().join("csv")).is_empty());
+    // The zip's end record is damaged (its entries are still there for a
+    // repair tool), and a new part arrives.
+    let zip = t.out().join("caseA.zip");
+    let mut damaged = fs::read(&zip).unwrap();
+    let end = damaged
+        .windows(4)
+        .rposition(|w| w == b"PK\x05\x06")
+        .unwrap();
+    damaged[end] = b'X';
+    fs::write(&zip, &damaged).unwrap();
+    t.data(&["caseA_part3.csv"]);
+    for rerun in [&["--update"][..], &[], &["--move"]] {
+        let mut args = vec!["run", p.to_str().unwrap()];
+        args.extend_from_slice(rerun);
+        let o = stemzip(&args);
+        assert_eq!(o.status.code(), Some(1), "{rerun:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("holds caseA_part1.csv, caseA_part2.csv whose file is gone"),
+            "{rerun:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(fs::read(&zip).unwrap(), damaged, "{rerun:?}");
+        assert_eq!(list(&t.path().join("csv")), ["caseA_part3.csv"]);
+    }
+    // Told to drop them, the run replaces it.
+    let p = t.profile(&archive("  drop_missing_entries: true\n"));
+    let o = stemzip(&["run", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(zip_names(&zip), ["caseA_part3.csv"]);
+}
+
+#[test]
+fn a_stem_file_stays_when_its_folder_is_also_the_data_folder_written_another_way() {
+    // One folder holds the stem files and the data, and the data includes
+    // .yml files: caseA.yml is both caseA's stem file and a member. The
+    // profile names the folder absolutely for the stems, relatively for the
+    // data, and is run by a relative path.
+    let t = Tree::new();
+    t.file("runs/caseA.yml", "# caseA\n");
+    t.file("runs/caseA_1.csv", "data\n");
+    let runs = t.path().join("runs").canonicalize().unwrap();
+    let p = t.file(
+        "profile.yml",
+        format!(
+            "analysis:\n  input_directory: runs\n  filename:\n    extension: [csv, yml]\n\
+             file_management:\n  input_directory: '{}'\n  output_directory: zip\n  \
+             filename:\n    extension: [yml]\n{}",
+            runs.display(),
+            archive("")
+        ),
+    );
+    assert!(p.ends_with("profile.yml"));
+    let here = Some(t.path());
+    let o = stemzip_in(
+        here,
+        &["run", "profile.yml", "--move", "--dry-run", "--json"],
+    );
+    let plan: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let delete: Vec<&str> = plan["delete"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert!(
+        delete.len() == 1 && delete[0].ends_with("caseA_1.csv"),
+        "{plan}"
+    );
+    let o = stemzip_in(here, &["run", "profile.yml", "--move"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(list(&t.path().join("runs")), ["caseA.yml"]);
+    assert_eq!(
+        zip_names(&t.out().join("caseA.zip")),
+        ["caseA.yml", "caseA_1.csv"]
+    );
+}
+
+#[test]
 fn a_shard_keeps_a_file_it_shares_with_a_stem_of_another_shard() {
     use stemzip::shard::hash_shard;
     // Two stems in different shards (by hash, of 2) that share a file:
