@@ -141,15 +141,46 @@ impl Stem {
 /// case on Windows) still name the same files.
 #[derive(Debug, Clone, Default)]
 pub struct SourceFiles {
-    paths: std::collections::HashSet<PathBuf>,
+    /// Their paths as written, by file name in lower case: a path with
+    /// another name is not one of them, and only paths of the same name
+    /// are resolved to be compared (rarely any: a member and a stem file
+    /// share a name only when one folder holds both).
+    by_name: HashMap<String, Vec<PathBuf>>,
 }
 
 impl SourceFiles {
+    fn new<'a>(sources: impl Iterator<Item = &'a PathBuf>) -> SourceFiles {
+        let mut files = SourceFiles::default();
+        for path in sources {
+            if let Some(name) = lower_name(path) {
+                files.by_name.entry(name).or_default().push(path.clone());
+            }
+        }
+        files
+    }
+
     /// Whether the file at `path` is one of them.
     pub fn holds(&self, path: &Path) -> bool {
-        self.paths.contains(path)
-            || fs::canonicalize(path).is_ok_and(|resolved| self.paths.contains(&resolved))
+        let Some(same_name) = lower_name(path).and_then(|name| self.by_name.get(&name)) else {
+            return false;
+        };
+        if same_name.iter().any(|source| source == path) {
+            return true;
+        }
+        // Where it cannot be told, it is taken for one (and kept).
+        let Ok(resolved) = fs::canonicalize(path) else {
+            return true;
+        };
+        same_name
+            .iter()
+            .any(|source| fs::canonicalize(source).map_or(true, |s| s == resolved))
     }
+}
+
+/// A path's file name in lower case (names may differ in case only where
+/// the file system ignores it, and lower case covers both).
+fn lower_name(path: &Path) -> Option<String> {
+    path.file_name().map(|n| n.to_string_lossy().to_lowercase())
 }
 
 /// One file to archive.
@@ -1177,19 +1208,12 @@ impl Plan {
     /// The stem-source files of the plan's stems and of those outside the
     /// run: move mode never deletes them, however a path spells them.
     pub fn source_files(&self) -> SourceFiles {
-        let mut paths = std::collections::HashSet::new();
-        for path in self
-            .stems
-            .iter()
-            .chain(&self.outside)
-            .flat_map(|s| &s.sources)
-        {
-            if let Ok(resolved) = fs::canonicalize(path) {
-                paths.insert(resolved);
-            }
-            paths.insert(path.clone());
-        }
-        SourceFiles { paths }
+        SourceFiles::new(
+            self.stems
+                .iter()
+                .chain(&self.outside)
+                .flat_map(|s| &s.sources),
+        )
     }
 
     /// Move mode: the data files a run deletes if every stem succeeds

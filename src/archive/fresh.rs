@@ -77,10 +77,23 @@ pub fn freshness(zip: &Path, stem: &Stem, compression: Compression) -> Freshness
     compare(&entries, stem, compression).map_or(Freshness::UpToDate, Freshness::Changed)
 }
 
-/// The zip's entries by name, and how many there are (names may repeat).
+/// The zip's entries by name, and how many there are (names may repeat);
+/// an error unless its end record is where the file ends.
 fn central_directory(file: File) -> Result<(HashMap<String, Entry>, usize), rawzip::Error> {
+    let len = file.metadata()?.len();
     let mut buffer = vec![0u8; rawzip::RECOMMENDED_BUFFER_SIZE];
     let archive = rawzip::ZipArchive::from_file(file, &mut buffer)?;
+    // The end record found must end the file: in a zip cut short, the last
+    // one may be that of a zip stored inside it (a workbook, say).
+    if archive.end_offset() != len {
+        return Err(rawzip::ErrorKind::InvalidInput {
+            msg: format!(
+                "the zip's end record ends at byte {}, not at its end ({len} bytes): cut short?",
+                archive.end_offset()
+            ),
+        }
+        .into());
+    }
     let mut entries = archive.entries(&mut buffer);
     let mut found = HashMap::new();
     let mut count = 0;
@@ -228,9 +241,13 @@ pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Result<Vec<String>, Strin
     };
     let names: Vec<String> = match central_directory(file) {
         Ok((entries, _)) => entries.into_keys().collect(),
+        // Only names this stem could have zipped: a file's own name (no
+        // folder) that holds the stem's name. Headers inside a stored
+        // member that is itself a zip (an .xlsx) name other things.
         Err(_) => scanned_names(zip)
             .map_err(|e| e.to_string())?
             .into_iter()
+            .filter(|name| name.contains(stem.name.as_str()) && !name.contains(['/', '\\']))
             .collect(),
     };
     let planned: HashSet<&str> = stem.members.iter().map(|m| m.name.as_str()).collect();

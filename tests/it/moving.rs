@@ -339,6 +339,43 @@ fn a_damaged_zip_that_is_the_only_copy_of_moved_files_is_kept_not_replaced() {
 }
 
 #[test]
+fn a_damaged_zip_whose_files_all_exist_is_rebuilt_even_when_a_member_is_a_zip() {
+    // A workbook is a zip: stored in caseA.zip, its own entries' headers
+    // (`[Content_Types].xml`, `xl/workbook.xml`) are in caseA.zip's bytes.
+    let mut book = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for name in ["[Content_Types].xml", "xl/workbook.xml"] {
+        book.start_file(name, stored).unwrap();
+        std::io::Write::write_all(&mut book, b"<xml/>").unwrap();
+    }
+    let book = book.finish().unwrap().into_inner();
+    let t = Tree::new();
+    t.stems(&["caseA"]).data(&["caseA_1.csv"]);
+    t.file("csv/caseA_book.xlsx", &book);
+    let p = t.file(
+        "profile.yml",
+        "analysis:\n  input_directory: csv\n  filename:\n    extension: [csv, xlsx]\n\
+         file_management:\n  input_directory: yml\n  output_directory: zip\n  \
+         filename:\n    extension: [yml]\n",
+    );
+    let o = stemzip(&["run", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let zip = t.out().join("caseA.zip");
+    assert_eq!(zip_names(&zip), ["caseA_1.csv", "caseA_book.xlsx"]);
+    // Cut short, as by a full disk: the central directory is gone.
+    let whole = fs::read(&zip).unwrap();
+    let end = whole.len() - 22;
+    assert_eq!(&whole[end..end + 4], b"PK\x05\x06");
+    let directory = u32::from_le_bytes(whole[end + 16..end + 20].try_into().unwrap());
+    fs::write(&zip, &whole[..directory as usize]).unwrap();
+    // Every file is still there: the zip is rebuilt.
+    let o = stemzip(&["run", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fs::read(&zip).unwrap(), whole);
+}
+
+#[test]
 fn a_stem_file_stays_when_its_folder_is_also_the_data_folder_written_another_way() {
     // One folder holds the stem files and the data, and the data includes
     // .yml files: caseA.yml is both caseA's stem file and a member. The
