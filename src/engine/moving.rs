@@ -321,35 +321,47 @@ mod tests {
         })
     }
 
+    /// Runs the mover's last check on a 96 MiB file in `dir` while `act`
+    /// (made for its path) runs once 1 MiB of it was read; again if a busy
+    /// machine let the read end first. Returns the path and the result.
+    #[cfg(target_os = "linux")]
+    fn check_while(
+        dir: &Path,
+        act: impl Fn(&Path) -> Box<dyn FnOnce() + Send>,
+    ) -> (PathBuf, Result<bool, String>) {
+        for _ in 0..5 {
+            let path = dir.join("caseA_big.csv");
+            let m = planned(&path, 96 << 20);
+            let zipped = archive::file_checksum(&path).ok();
+            let other = while_read(&path, act(&path));
+            let result = delete_unchanged(&m, zipped);
+            if other.join().unwrap() {
+                return (path, result);
+            }
+        }
+        panic!("the file was never seen being read");
+    }
+
     /// A solver that renames a new version over a result while the mover
     /// reads the old one: the new version stays.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_file_replaced_while_the_mover_reads_it_is_kept() {
-        // A busy machine may let the read end before the other thread
-        // looks: then it is tried again.
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("caseA_big.csv");
-            let m = planned(&path, 96 << 20);
-            let zipped = archive::file_checksum(&path).ok();
-            let new = dir.path().join("caseA_big.csv.new");
-            fs::write(&new, b"the solver's new version").unwrap();
-            let (from, to) = (new.clone(), path.clone());
-            let solver = while_read(&path, move || fs::rename(&from, &to).unwrap());
-            let result = delete_unchanged(&m, zipped);
-            if !solver.join().unwrap() {
-                continue;
-            }
-            assert_eq!(
-                fs::read(&path).unwrap(),
-                b"the solver's new version",
-                "{result:?}"
-            );
-            assert!(result.unwrap_err().contains("kept"));
-            return;
-        }
-        panic!("the file was never seen being read");
+        let dir = tempfile::tempdir().unwrap();
+        let (path, result) = check_while(dir.path(), |path| {
+            let path = path.to_owned();
+            Box::new(move || {
+                let new = path.with_extension("new");
+                fs::write(&new, b"the solver's new version").unwrap();
+                fs::rename(&new, &path).unwrap();
+            })
+        });
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            b"the solver's new version",
+            "{result:?}"
+        );
+        assert!(result.unwrap_err().contains("kept"));
     }
 
     /// A program that writes into a result behind the mover's reading
@@ -358,26 +370,19 @@ mod tests {
     #[test]
     fn a_file_written_into_while_the_mover_reads_it_is_kept() {
         use std::io::Write;
-        for _ in 0..5 {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("caseA_big.csv");
-            let m = planned(&path, 96 << 20);
-            let zipped = archive::file_checksum(&path).ok();
-            let target = path.clone();
-            let editor = while_read(&path, move || {
-                let mut f = fs::OpenOptions::new().write(true).open(&target).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (path, result) = check_while(dir.path(), |path| {
+            let path = path.to_owned();
+            Box::new(move || {
+                let mut f = fs::OpenOptions::new().write(true).open(&path).unwrap();
                 f.write_all(b"edited").unwrap();
-            });
-            let result = delete_unchanged(&m, zipped);
-            if !editor.join().unwrap() {
-                continue;
-            }
-            let now = fs::read(&path).unwrap();
-            assert!(now.starts_with(b"edited"), "{result:?}");
-            assert!(result.unwrap_err().contains("kept"));
-            return;
-        }
-        panic!("the file was never seen being read");
+            })
+        });
+        assert!(
+            fs::read(&path).unwrap().starts_with(b"edited"),
+            "{result:?}"
+        );
+        assert!(result.unwrap_err().contains("kept"));
     }
 
     /// On Windows a file another program has open for writing stays; once
