@@ -309,6 +309,12 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
     fs::create_dir_all(t.out().join(format!("{victim}.zip"))).unwrap();
     let reports = t.path().join("reports");
     let report = |name: &str| reports.join(name).to_str().unwrap().to_owned();
+    let merge = |inputs: &[&str], out: &Path| {
+        let mut args = vec!["report", "merge"];
+        args.extend_from_slice(inputs);
+        args.extend(["-o", out.to_str().unwrap()]);
+        stemzip(&args)
+    };
 
     let o = stemzip(&["run", p, "--shard", "1/2", "--report", &report("1a.yaml")]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -317,14 +323,7 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
 
     // Merged before the retry: the failure shows, and the exit says so.
     let merged = t.path().join("merged.yaml");
-    let o = stemzip(&[
-        "report",
-        "merge",
-        &report("1a.yaml"),
-        &report("2.yaml"),
-        "-o",
-        merged.to_str().unwrap(),
-    ]);
+    let o = merge(&[&report("1a.yaml"), &report("2.yaml")], &merged);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let m = Report::load(&merged).unwrap();
     assert_eq!(
@@ -336,15 +335,10 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
     fs::remove_dir(t.out().join(format!("{victim}.zip"))).unwrap();
     let o = stemzip(&["run", p, "--shard", "1/2", "--report", &report("1b.yaml")]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = stemzip(&[
-        "report",
-        "merge",
-        &report("1b.yaml"),
-        &report("2.yaml"),
-        &report("1a.yaml"),
-        "-o",
-        merged.to_str().unwrap(),
-    ]);
+    let o = merge(
+        &[&report("1b.yaml"), &report("2.yaml"), &report("1a.yaml")],
+        &merged,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!("superseded: {victim} (failed in")),
@@ -372,23 +366,9 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
     // A merged report merged again with a later retry: the retry wins, and
     // the shards the merged report covered are not missing.
     let early = t.path().join("early.yaml");
-    let o = stemzip(&[
-        "report",
-        "merge",
-        &report("1a.yaml"),
-        &report("2.yaml"),
-        "-o",
-        early.to_str().unwrap(),
-    ]);
+    let o = merge(&[&report("1a.yaml"), &report("2.yaml")], &early);
     assert_eq!(o.status.code(), Some(1));
-    let o = stemzip(&[
-        "report",
-        "merge",
-        &report("1b.yaml"),
-        early.to_str().unwrap(),
-        "-o",
-        merged.to_str().unwrap(),
-    ]);
+    let o = merge(&[&report("1b.yaml"), early.to_str().unwrap()], &merged);
     assert!(o.status.success(), "{}", stderr(&o));
     let m = Report::load(&merged).unwrap();
     assert_eq!(
@@ -397,13 +377,7 @@ fn merge_takes_the_latest_run_of_a_retried_shard_and_says_what_it_superseded() {
     );
 
     // A shard that never reported is named, and the exit says so.
-    let o = stemzip(&[
-        "report",
-        "merge",
-        &report("2.yaml"),
-        "-o",
-        merged.to_str().unwrap(),
-    ]);
+    let o = merge(&[&report("2.yaml")], &merged);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("no report of shard(s) 1 was given"),
