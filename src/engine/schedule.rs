@@ -21,7 +21,7 @@ use super::{ThreadError, spawn, terminal_event};
 use crate::archive::{self, Compressor, Control, Folder};
 use crate::cancel::CancelToken;
 use crate::event::Event;
-use crate::plan::Plan;
+use crate::plan::{Plan, Stem};
 
 /// How often a running stem reports progress at most.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -76,6 +76,83 @@ pub(super) fn start(stems: Vec<usize>, shared: &Shared) -> Result<(), ThreadErro
     Ok(())
 }
 
+/// Update mode, and move mode with overwrite off: whether stem `i`'s zip
+/// that exists is kept as it is (its `UpToDate` event sent), so the stem
+/// is done. In move mode with overwrite off its files go only if it holds
+/// exactly them; an unreadable zip in update mode is rebuilt, with a
+/// warning.
+fn existing_zip_kept(i: usize, stem: &Stem, shared: &Shared) -> bool {
+    let settings = &shared.plan.settings;
+    if !(settings.update || (settings.delete_originals && !settings.overwrite)) {
+        return false;
+    }
+    let name = || stem.name.clone();
+    let zip = stem.zip_path(shared.folder.path());
+    let mut fresh = archive::freshness(&zip, stem, settings.compression);
+    if fresh == archive::Freshness::UpToDate && settings.delete_originals {
+        // Its members are about to be deleted: the central directory
+        // is not enough. Every entry is read back and checked, and each
+        // member's bytes now must be the entry's (a file rewritten with
+        // the same size within the second its zip records looks up to
+        // date, but is not).
+        let read_back = archive::verify_zip(&zip).and_then(|check| {
+            match stem.members.iter().find(|m| !check.names.contains(&m.name)) {
+                Some(m) => Err(format!("{} is not among its entries", m.name)),
+                None => Ok(()),
+            }
+        });
+        if let Err(why) = read_back {
+            fresh = archive::Freshness::Unreadable(format!("its read-back failed: {why}"));
+        } else {
+            match archive::first_changed_member(&zip, stem) {
+                Ok(None) => {}
+                Ok(Some(name)) => {
+                    fresh = archive::Freshness::Changed(format!(
+                        "{name} has other bytes than in the zip"
+                    ));
+                }
+                Err(why) => fresh = archive::Freshness::Unreadable(why),
+            }
+        }
+    }
+    match fresh {
+        archive::Freshness::UpToDate => {
+            // Move mode deletes its files next: the zip (which an
+            // earlier run may have been killed before flushing, or
+            // someone copied in) is made durable first, as a new one.
+            let folder_not_flushed = if settings.delete_originals {
+                std::fs::File::open(&zip)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| format!("the zip could not be flushed: {e}"))
+                    .and_then(|()| shared.folder.flush())
+                    .err()
+            } else {
+                None
+            };
+            let _ = shared.events.send(Event::UpToDate {
+                stem: i,
+                name: name(),
+                zip,
+                files: stem.members.len(),
+                bytes: stem.total_size(),
+                folder_not_flushed,
+            });
+            true
+        }
+        archive::Freshness::Unreadable(why) if settings.update => {
+            let _ = shared.events.send(Event::Warning {
+                stem: i,
+                name: name(),
+                message: format!("{} cannot be read ({why}); it is rebuilt", zip.display()),
+            });
+            false
+        }
+        archive::Freshness::Unreadable(_)
+        | archive::Freshness::Missing
+        | archive::Freshness::Changed(_) => false,
+    }
+}
+
 /// Runs stem `i` on this thread and sends its events.
 fn run_stem(i: usize, shared: &Shared) {
     let plan = &shared.plan;
@@ -93,72 +170,8 @@ fn run_stem(i: usize, shared: &Shared) {
         stem: i,
         name: name(),
     });
-    // Update mode; and move mode with overwrite off, where a zip that
-    // exists is kept, and its files go only if it holds exactly them.
-    let settings = &plan.settings;
-    if settings.update || (settings.delete_originals && !settings.overwrite) {
-        let zip = stem.zip_path(shared.folder.path());
-        let mut fresh = archive::freshness(&zip, stem, plan.settings.compression);
-        if fresh == archive::Freshness::UpToDate && plan.settings.delete_originals {
-            // Its members are about to be deleted: the central directory
-            // is not enough. Every entry is read back and checked, and each
-            // member's bytes now must be the entry's (a file rewritten with
-            // the same size within the second its zip records looks up to
-            // date, but is not).
-            let read_back = archive::verify_zip(&zip).and_then(|check| {
-                match stem.members.iter().find(|m| !check.names.contains(&m.name)) {
-                    Some(m) => Err(format!("{} is not among its entries", m.name)),
-                    None => Ok(()),
-                }
-            });
-            if let Err(why) = read_back {
-                fresh = archive::Freshness::Unreadable(format!("its read-back failed: {why}"));
-            } else {
-                match archive::first_changed_member(&zip, stem) {
-                    Ok(None) => {}
-                    Ok(Some(name)) => {
-                        fresh = archive::Freshness::Changed(format!(
-                            "{name} has other bytes than in the zip"
-                        ));
-                    }
-                    Err(why) => fresh = archive::Freshness::Unreadable(why),
-                }
-            }
-        }
-        match fresh {
-            archive::Freshness::UpToDate => {
-                // Move mode deletes its files next: the zip (which an
-                // earlier run may have been killed before flushing, or
-                // someone copied in) is made durable first, as a new one.
-                let folder_not_flushed = if plan.settings.delete_originals {
-                    std::fs::File::open(&zip)
-                        .and_then(|f| f.sync_all())
-                        .map_err(|e| format!("the zip could not be flushed: {e}"))
-                        .and_then(|()| shared.folder.flush())
-                        .err()
-                } else {
-                    None
-                };
-                let _ = shared.events.send(Event::UpToDate {
-                    stem: i,
-                    name: name(),
-                    zip,
-                    files: stem.members.len(),
-                    bytes: stem.total_size(),
-                    folder_not_flushed,
-                });
-                return;
-            }
-            archive::Freshness::Unreadable(why) if settings.update => {
-                let _ = shared.events.send(Event::Warning {
-                    stem: i,
-                    name: name(),
-                    message: format!("{} cannot be read ({why}); it is rebuilt", zip.display()),
-                });
-            }
-            archive::Freshness::Unreadable(_) => {}
-            archive::Freshness::Missing | archive::Freshness::Changed(_) => {}
-        }
+    if existing_zip_kept(i, stem, shared) {
+        return;
     }
     let control = Control {
         cancel: shared.cancel.clone(),
