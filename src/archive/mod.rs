@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rawzip::path::{EntryPath, ZipFilePath};
 use rawzip::time::UtcDateTime;
 use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 
@@ -83,6 +84,17 @@ pub enum StemError {
     /// A member's name is not valid UTF-8.
     #[error("file name {} is not valid UTF-8 and cannot be stored as a zip entry name; rename it", path.display())]
     NameNotUtf8 {
+        /// The member.
+        path: PathBuf,
+    },
+    /// A member's name holds `:` or `\\` and letters outside ASCII: it
+    /// cannot be stored exactly (see [`entry_path`]).
+    #[error(
+        "file name {} holds ':' or '\\' together with letters outside ASCII, and cannot be stored \
+         exactly as a zip entry name; rename it",
+        path.display()
+    )]
+    NameNotStorable {
         /// The member.
         path: PathBuf,
     },
@@ -499,7 +511,37 @@ fn refuse_to_start(
             path: bad.path.clone(),
         });
     }
+    if let Some(bad) = stem
+        .members
+        .iter()
+        .find(|m| !m.name.is_ascii() && !is_conformant(&m.name))
+    {
+        return Err(StemError::NameNotStorable {
+            path: bad.path.clone(),
+        });
+    }
     Ok(())
+}
+
+/// Whether rawzip writes `name` as it is when asked for a conformant
+/// path. It does not when the name holds `:` (all up to the last one is
+/// dropped, as a drive letter) or `\\` (made a `/`); on Linux a file name
+/// may hold either (`caseA_12:00.csv`).
+fn is_conformant(name: &str) -> bool {
+    ZipFilePath::from_str(name).as_str() == name
+}
+
+/// The entry name for member `name`: exactly the file's name, as the
+/// Python original stores it. A conformant path (with the UTF-8 flag when
+/// the name needs it) wherever that is the same; otherwise the name's own
+/// bytes, which [`refuse_to_start`] allows only for ASCII names, as
+/// rawzip writes no UTF-8 flag for them.
+fn entry_path(name: &str) -> EntryPath<'_> {
+    if is_conformant(name) {
+        EntryPath::conformant(name)
+    } else {
+        EntryPath::verbatim(name.as_bytes())
+    }
 }
 
 /// A write buffer for members of at most `bytes` bytes: small stems need
@@ -796,7 +838,7 @@ fn add_streamed(
         source,
     };
     let (mut entry, _) = archive
-        .new_file(member.name.as_str())
+        .new_file(entry_path(&member.name))
         .compression_method(method(compression))
         .last_modified(source.modified_utc())
         .unix_permissions(0o644)
@@ -955,7 +997,7 @@ fn write_chunks(
             source,
         };
         let (mut entry, _) = archive
-            .new_file(name)
+            .new_file(entry_path(name))
             .compression_method(CompressionMethod::DEFLATE)
             .last_modified(item.modified)
             .unix_permissions(0o644)

@@ -322,3 +322,60 @@ fn links_to_files_are_followed_and_links_to_folders_or_nowhere_are_skipped_with_
         [("a_link.csv".to_owned(), b"real bytes".to_vec())]
     );
 }
+
+/// Linux allows `:` and `\` in file names (`caseA_2024-01-01T12:00:00.csv`
+/// from a time stamp); each is stored under its own name, as the Python
+/// original stores it, not cut at the `:` (where two such files would both
+/// become `00.csv`) nor turned into a folder.
+#[cfg(unix)]
+#[test]
+fn names_with_colons_and_backslashes_are_stored_exactly_as_the_files_are_named() {
+    let t = Tree::new();
+    t.stems(&["caseA", "caseB"]).data(&[
+        "caseA_2024-01-01T12:00:00.csv",
+        "caseA_2024-01-02T12:00:00.csv",
+        "caseA\\part1.csv",
+        "caseB_é:1.csv",
+        "caseB_2.csv",
+    ]);
+    let p = t.profile("");
+    let p = p.to_str().unwrap();
+    let out = stemzip(&["run", p]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "caseB must fail: {}",
+        stderr(&out)
+    );
+    let zip = t.out().join("caseA.zip");
+    let mut expected: Vec<(String, Vec<u8>)> = [
+        "caseA_2024-01-01T12:00:00.csv",
+        "caseA_2024-01-02T12:00:00.csv",
+        "caseA\\part1.csv",
+    ]
+    .iter()
+    .map(|n| (n.to_string(), format!("data of {n}\n").into_bytes()))
+    .collect();
+    let mut entries = read_zip(&zip);
+    entries.sort();
+    expected.sort();
+    assert_eq!(entries, expected);
+    check_with_readers(&zip);
+    // A name that cannot be stored exactly fails its stem, naming the file,
+    // and no zip is written for it.
+    let text = stderr(&out) + &stdout(&out);
+    assert!(
+        text.contains("caseB_é:1.csv") && text.contains("rename it"),
+        "{text}"
+    );
+    assert!(!t.out().join("caseB.zip").exists());
+    // Reruns see the zip as it is: up to date, and not shrunk.
+    fs::remove_file(t.path().join("csv/caseB_é:1.csv")).unwrap();
+    let out = stemzip(&["run", p, "--update"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stderr(&out) + &stdout(&out);
+    assert!(text.contains("up to date caseA"), "{text}");
+    let out = stemzip(&["run", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(read_zip(&zip).len(), 3);
+}
