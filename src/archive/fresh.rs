@@ -78,14 +78,22 @@ pub fn freshness(zip: &Path, stem: &Stem, compression: Compression) -> Freshness
 }
 
 /// The zip's entries by name, and how many there are (names may repeat);
-/// an error unless its end record is where the file ends.
+/// an error unless its end record is where the file ends, or bytes follow
+/// it but the end record places its central directory right before itself.
 fn central_directory(file: File) -> Result<(HashMap<String, Entry>, usize), rawzip::Error> {
     let len = file.metadata()?.len();
+    let mut end_record = file.try_clone()?;
     let mut buffer = vec![0u8; rawzip::RECOMMENDED_BUFFER_SIZE];
     let archive = rawzip::ZipArchive::from_file(file, &mut buffer)?;
     // The end record found must end the file: in a zip cut short, the last
-    // one may be that of a zip stored inside it (a workbook, say).
-    if archive.end_offset() != len {
+    // one may be that of a zip stored inside it (a workbook, say). Bytes
+    // after it (a transfer's padding) are allowed only when the record
+    // itself, as written, says its directory ends where it starts: a
+    // stored workbook's record counts from the workbook's start, not the
+    // file's, and rawzip would silently correct for that.
+    if archive.end_offset() != len
+        && !directory_ends_at_record(&mut end_record, archive.eocd_offset())?
+    {
         return Err(rawzip::ErrorKind::InvalidInput {
             msg: format!(
                 "the zip's end record ends at byte {}, not at its end ({len} bytes): cut short?",
@@ -115,6 +123,20 @@ fn central_directory(file: File) -> Result<(HashMap<String, Entry>, usize), rawz
         );
     }
     Ok((found, count))
+}
+
+/// Whether the end record at `at` declares a central directory (offset
+/// and size, as written) that ends right where the record starts. A Zip64
+/// record (offsets of `0xFFFFFFFF`) is not looked into: it does not count.
+fn directory_ends_at_record(file: &mut File, at: u64) -> io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut record = [0u8; 22];
+    file.seek(SeekFrom::Start(at))?;
+    file.read_exact(&mut record)?;
+    let word =
+        |i: usize| u32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
+    let (size, offset) = (word(12), word(16));
+    Ok(offset != u32::MAX && size != u32::MAX && u64::from(offset) + u64::from(size) == at)
 }
 
 /// The first difference between the zip's `entries` and the stem's
@@ -170,7 +192,7 @@ fn compare(
         let folder = stem.members.first().and_then(|m| m.path.parent());
         if let Some(name) = extra
             .iter()
-            .find(|name| folder.is_none_or(|d| d.join(name).exists()))
+            .find(|name| folder.is_none_or(|d| d.join(name).is_file()))
         {
             return Some(format!("the zip holds {name} that is no longer planned"));
         }
@@ -261,7 +283,7 @@ pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Result<Vec<String>, Strin
     let mut gone: Vec<String> = names
         .into_iter()
         .filter(|name| !planned.contains(name.as_str()))
-        .filter(|name| !folders.iter().any(|d| d.join(name).exists()))
+        .filter(|name| !folders.iter().any(|d| d.join(name).is_file()))
         .collect();
     gone.sort();
     gone.truncate(5);

@@ -200,3 +200,60 @@ fn a_change_of_compression_method_rebuilds_and_a_zip_another_tool_wrote_is_rewri
     assert_eq!((summary.done, summary.up_to_date), (1, 1));
     assert!(matches!(outcome(&events, "a"), Event::Finished { .. }));
 }
+
+/// An entry whose file is gone keeps its zip, in a plain run and in
+/// update mode, also when something that is not a file now has the name
+/// (a folder), and when the zip has bytes after its end record (padding
+/// from a transfer), which every zip reader accepts: the entry is not
+/// "still on disk", and the zip's own directory still tells its entries,
+/// including one another tool added.
+#[test]
+fn entries_whose_files_are_gone_are_kept_when_a_folder_has_the_name_or_the_zip_is_padded() {
+    let t = Tree::new();
+    t.stems(&["folder", "padded"])
+        .data(&["folder_1.csv", "folder_2.csv", "padded_1.csv"]);
+    let p = t.profile("");
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 2);
+    // A folder in place of a zipped file.
+    fs::remove_file(t.path().join("csv/folder_2.csv")).unwrap();
+    fs::create_dir(t.path().join("csv/folder_2.csv")).unwrap();
+    // An entry another tool added (the file is not in the data folder),
+    // then one byte after the end record.
+    let padded = t.out().join("padded.zip");
+    let mut zip = zip::ZipWriter::new_append(
+        fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&padded)
+            .unwrap(),
+    )
+    .unwrap();
+    zip.start_file("notes.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"my notes").unwrap();
+    zip.finish().unwrap();
+    let mut bytes = fs::read(&padded).unwrap();
+    bytes.push(b'X');
+    fs::write(&padded, &bytes).unwrap();
+
+    for sets in [&[][..], &["archive.update=true"][..]] {
+        let (events, summary) = execute(plan_with(&p, sets));
+        assert_eq!(summary.done, 0, "{sets:?}: {events:?}");
+        assert!(
+            matches!(outcome(&events, "folder"), Event::Failed { error, .. } if error.contains("holds folder_2.csv whose file is gone"))
+                || matches!(outcome(&events, "folder"), Event::UpToDate { .. }),
+            "{sets:?}: {events:?}"
+        );
+        assert_eq!(
+            zip_names(&t.out().join("folder.zip")),
+            ["folder_1.csv", "folder_2.csv"],
+            "{sets:?}"
+        );
+        assert!(
+            zip_names(&padded).contains(&"notes.txt".to_owned()),
+            "{sets:?}: {events:?}"
+        );
+        assert_eq!(fs::read(&padded).unwrap(), bytes, "{sets:?}");
+    }
+}
