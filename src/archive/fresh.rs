@@ -156,7 +156,11 @@ fn compare(
                 member.name, member.size, entry.size
             ));
         }
-        let planned = modified_utc(member.modified).to_unix();
+        // As written: the extended timestamp holds 1970 to 2106 only, and
+        // a time outside is stored as the nearest end.
+        let planned = modified_utc(member.modified)
+            .to_unix()
+            .clamp(0, u32::MAX.into());
         match entry.modified {
             None => {
                 return Some(format!(

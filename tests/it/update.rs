@@ -257,3 +257,29 @@ fn entries_whose_files_are_gone_are_kept_when_a_folder_has_the_name_or_the_zip_i
         assert_eq!(fs::read(&padded).unwrap(), bytes, "{sets:?}");
     }
 }
+
+/// Files dated before 1970 (or after 2106), which the extended timestamp
+/// cannot hold, are zipped once and then up to date, not rebuilt on every
+/// update run.
+#[test]
+fn files_dated_outside_what_a_zip_can_hold_are_up_to_date_after_one_run() {
+    let t = Tree::new();
+    t.stems(&["old", "future"])
+        .data(&["old_1.csv", "future_1.csv"]);
+    let set = |name: &str, time: SystemTime| {
+        fs::File::options()
+            .write(true)
+            .open(t.path().join("csv").join(name))
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    };
+    let year = Duration::from_secs(365 * 86_400);
+    set("old_1.csv", SystemTime::UNIX_EPOCH - 5 * year);
+    set("future_1.csv", SystemTime::UNIX_EPOCH + 200 * year);
+    let p = t.profile("");
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 2);
+    let (events, summary) = execute(plan_with(&p, &["archive.update=true"]));
+    assert_eq!((summary.up_to_date, summary.done), (2, 0), "{events:?}");
+}
