@@ -78,9 +78,9 @@ pub(super) fn start(stems: Vec<usize>, shared: &Shared) -> Result<(), ThreadErro
 
 /// Update mode, and move mode with overwrite off: whether stem `i`'s zip
 /// that exists is kept as it is (its `UpToDate` event sent), so the stem
-/// is done. In move mode with overwrite off its files go only if it holds
-/// exactly them; an unreadable zip in update mode is rebuilt, with a
-/// warning.
+/// is done. With verify on, only a zip that reads back whole is kept. In
+/// move mode with overwrite off its files go only if it holds exactly
+/// them; an unreadable zip in update mode is rebuilt, with a warning.
 fn existing_zip_kept(i: usize, stem: &Stem, shared: &Shared) -> bool {
     let settings = &shared.plan.settings;
     if !(settings.update || (settings.delete_originals && !settings.overwrite)) {
@@ -89,12 +89,12 @@ fn existing_zip_kept(i: usize, stem: &Stem, shared: &Shared) -> bool {
     let name = || stem.name.clone();
     let zip = stem.zip_path(shared.folder.path());
     let mut fresh = archive::freshness(&zip, stem, settings.compression);
-    if fresh == archive::Freshness::UpToDate && settings.delete_originals {
-        // Its members are about to be deleted: the central directory
-        // is not enough. Every entry is read back and checked, and each
-        // member's bytes now must be the entry's (a file rewritten with
-        // the same size within the second its zip records looks up to
-        // date, but is not).
+    if fresh == archive::Freshness::UpToDate && (settings.verify || settings.delete_originals) {
+        // With verify on (and always in move mode) the central directory
+        // is not enough: every entry is read back and checked. Before its
+        // members are deleted, each member's bytes now must also be the
+        // entry's (a file rewritten with the same size within the second
+        // its zip records looks up to date, but is not).
         let read_back = archive::verify_zip(&zip).and_then(|check| {
             match stem.members.iter().find(|m| !check.names.contains(&m.name)) {
                 Some(m) => Err(format!("{} is not among its entries", m.name)),
@@ -103,7 +103,7 @@ fn existing_zip_kept(i: usize, stem: &Stem, shared: &Shared) -> bool {
         });
         if let Err(why) = read_back {
             fresh = archive::Freshness::Unreadable(format!("its read-back failed: {why}"));
-        } else {
+        } else if settings.delete_originals {
             match archive::first_changed_member(&zip, stem) {
                 Ok(None) => {}
                 Ok(Some(name)) => {

@@ -283,3 +283,47 @@ fn files_dated_outside_what_a_zip_can_hold_are_up_to_date_after_one_run() {
     let (events, summary) = execute(plan_with(&p, &["archive.update=true"]));
     assert_eq!((summary.up_to_date, summary.done), (2, 0), "{events:?}");
 }
+
+/// With verify on, an update run reads an up-to-date zip back in full: a
+/// zip whose data was damaged (its central directory intact) is rebuilt,
+/// with a warning, where without verify the directory alone decides.
+#[test]
+fn with_verify_on_an_update_run_rebuilds_a_zip_whose_data_is_damaged() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv"]);
+    let p = t.profile("");
+    let (_, summary) = execute(plan(&p));
+    assert_eq!(summary.done, 1);
+    let zip = t.out().join("a.zip");
+    let good = fs::read(&zip).unwrap();
+    let mut bad = good.clone();
+    let at = good
+        .windows(b"data of a_1.csv".len())
+        .position(|w| w == b"data of a_1.csv")
+        .unwrap();
+    bad[at] ^= 0x20;
+    fs::write(&zip, &bad).unwrap();
+
+    let (_, summary) = execute(plan_with(&p, &["archive.update=true"]));
+    assert_eq!(
+        summary.up_to_date, 1,
+        "without verify the directory decides"
+    );
+    assert_eq!(fs::read(&zip).unwrap(), bad);
+
+    let (events, summary) = execute(plan_with(
+        &p,
+        &["archive.update=true", "archive.verify=true"],
+    ));
+    assert_eq!((summary.up_to_date, summary.done), (0, 1), "{events:?}");
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Warning { message, .. } if message.contains("read-back failed"))
+        ),
+        "{events:?}"
+    );
+    assert_eq!(
+        read_zip(&zip),
+        [("a_1.csv".to_owned(), b"data of a_1.csv\n".to_vec())]
+    );
+}
