@@ -131,9 +131,9 @@ pub enum StemError {
     /// is their only copy.
     #[error(
         "{} holds {} whose file is gone (moved by an earlier run, or deleted), and the new zip \
-         would not: it is kept as it is. Update mode (--update) keeps such entries; or put the \
-         file back to zip it again, or set archive.drop_missing_entries: true to replace the \
-         zip anyway",
+         would not: it is kept as it is. Put the file back to zip it again, or set \
+         archive.drop_missing_entries: true to replace the zip without it (update mode keeps \
+         such a zip only while every other file in it is unchanged)",
         zip.display(), names.join(", ")
     )]
     WouldDrop {
