@@ -271,7 +271,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
         print_summary(&summary);
     }
     if let Some(e) = &summary.report_error {
-        eprintln!("error: could not write the run report: {e}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: could not write the run report: {e}"
+        );
     }
     // A shard's report is what the campaign's merge reads: without it the
     // task did not do its whole job.
@@ -510,6 +513,8 @@ fn settings_json(plan: &Plan) -> serde_json::Value {
 }
 
 fn print_summary(s: &Summary) {
+    // Written as the run ends: a closed stdout is no reason to panic.
+    let mut out = std::io::stdout().lock();
     let counts: Vec<String> = [
         (s.done, "done"),
         (s.up_to_date, "up to date"),
@@ -522,7 +527,8 @@ fn print_summary(s: &Summary) {
     .filter(|(n, _)| *n > 0)
     .map(|(n, what)| format!("{n} {what}"))
     .collect();
-    println!(
+    let _ = writeln!(
+        out,
         "{} stems: {}; {} in, {} out, {:.1} s ({}/s)",
         s.stems,
         if counts.is_empty() {
@@ -536,14 +542,15 @@ fn print_summary(s: &Summary) {
         BinaryBytes(s.throughput() as u64),
     );
     if s.files_deleted > 0 {
-        println!(
+        let _ = writeln!(
+            out,
             "{} original file(s) deleted, {} freed",
             s.files_deleted,
             BinaryBytes(s.bytes_freed)
         );
     }
     if let Some(report) = &s.report {
-        println!("run report: {}", report.display());
+        let _ = writeln!(out, "run report: {}", report.display());
     }
 }
 
@@ -585,7 +592,11 @@ impl Progress {
     fn line(&self, text: &str) {
         match &self.bar {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            // A closed stderr (`| head`, or `| tee` ended by the same
+            // Ctrl-C) must not stop the run half-way.
+            None => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
         }
     }
 

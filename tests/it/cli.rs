@@ -132,3 +132,30 @@ fn ctrl_c_cancels_cleanly_with_status_130() {
     assert!(rest.iter().any(|l| l.contains("\"cancelled\"")), "{rest:?}");
     assert!(t.outputs().is_empty(), "{:?}", t.outputs());
 }
+
+/// Output that nobody reads any more (`stemzip run p.yml 2>&1 | head -1`,
+/// or `| tee log` ended by the same Ctrl-C) does not stop the run half-way:
+/// every zip is written and no temporary file is left.
+#[test]
+fn a_run_whose_output_pipes_are_closed_still_finishes_its_zips() {
+    let t = Tree::new();
+    let names: Vec<String> = (0..40).map(|i| format!("s{i:02}")).collect();
+    let stems: Vec<&str> = names.iter().map(String::as_str).collect();
+    t.stems(&stems);
+    for n in &names {
+        t.file(&format!("csv/{n}_1.csv"), vec![b'x'; 64 * 1024]);
+    }
+    let p = t.profile("parallel_processing:\n  max_workers: 2\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stemzip"))
+        .args(["run", p.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_eq!(t.outputs().len(), 40, "{:?}", t.outputs());
+    assert!(temp_files(&t.out()).is_empty());
+}
