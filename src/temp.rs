@@ -249,7 +249,9 @@ pub fn ignores_case(dir: &Path) -> io::Result<bool> {
 /// Removes the temporary zips in `dir` that no running process holds: the
 /// leftovers of a killed run. With `min_age`, only those not written to
 /// for at least that long (a shard's run: see the README on file systems
-/// whose locks other machines do not see). Returns the files removed.
+/// whose locks other machines do not see). Returns the files removed; one
+/// that cannot be removed is left alone. Fails only if `dir` cannot be
+/// listed.
 pub fn remove_stale(dir: &Path, min_age: Option<std::time::Duration>) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let entries = match fs::read_dir(dir) {
@@ -282,10 +284,10 @@ pub fn remove_stale(dir: &Path, min_age: Option<std::time::Duration>) -> io::Res
             // Removed while locked: a run creating it now finds it gone
             // once it holds the lock (see `create`). Another run's clean-up
             // may have removed it first.
-            match fs::remove_file(&path) {
-                Ok(()) => removed.push(path),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            // One that cannot be removed (another user's, in a shared
+            // folder) stays: a leftover is no reason to stop this run.
+            if fs::remove_file(&path).is_ok() {
+                removed.push(path);
             }
         }
         drop(file);

@@ -429,3 +429,30 @@ fn soak_two_thousand_stems_twice() {
     }
     check_with_readers(&t.out().join("case1999.zip"));
 }
+
+/// In a shared output folder (sticky, writable by all), another user's
+/// leftover temporary file cannot be deleted: it stays, and the run still
+/// writes every zip (it used to fail every stem).
+#[cfg(unix)]
+#[test]
+fn another_users_leftover_temporary_file_in_a_shared_folder_does_not_stop_the_run() {
+    if !is_root() {
+        skipped("needs root to run stemzip as an unprivileged user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tree::new();
+    t.stems(&["a", "b"]).data(&["a_1.csv", "b_1.csv"]);
+    let p = t.profile("");
+    fs::create_dir(t.out()).unwrap();
+    let leftover = t.out().join(".stemzip-AAAAAAAAAAAA.partial");
+    fs::write(&leftover, "a killed run's bytes").unwrap();
+    open_up(t.path());
+    // Root's file in a sticky folder: nobody may not delete it.
+    fs::set_permissions(t.out(), fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = stemzip_as_nobody(&["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(zip_names(&t.out().join("a.zip")), ["a_1.csv"]);
+    assert_eq!(zip_names(&t.out().join("b.zip")), ["b_1.csv"]);
+    assert!(leftover.exists());
+}
