@@ -76,6 +76,28 @@ pub struct Run {
     /// Set when the receiver found no event waiting ([`Run::waiting`]):
     /// the next event then wakes it.
     idle: Arc<AtomicBool>,
+    /// Whether [`Event::RunFinished`] has been taken by [`Run::try_event`].
+    finished: std::cell::Cell<bool>,
+}
+
+/// A run dropped before its end (its window closed mid-run) is cancelled
+/// and waited for: every stem ends and removes its temporary file before
+/// the drop returns, so the process may exit right after.
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.finished.get() {
+            return;
+        }
+        self.cancel.cancel();
+        for event in self.events.iter() {
+            if matches!(event, Event::RunFinished(_)) {
+                break;
+            }
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Run {
@@ -93,16 +115,21 @@ impl Run {
     /// When none is, the run's waker (see [`start_waking`]) is called once
     /// the next one is sent.
     pub fn try_event(&self) -> Result<Event, mpsc::TryRecvError> {
-        match self.events.try_recv() {
-            Err(mpsc::TryRecvError::Empty) => {}
-            other => return other,
-        }
-        // Say so before looking again, so that an event sent meanwhile is
-        // either seen here or wakes the receiver.
-        self.idle.store(true, Ordering::SeqCst);
-        let next = self.events.try_recv();
-        if next.is_ok() {
-            self.idle.store(false, Ordering::SeqCst);
+        let next = match self.events.try_recv() {
+            Err(mpsc::TryRecvError::Empty) => {
+                // Say so before looking again, so that an event sent
+                // meanwhile is either seen here or wakes the receiver.
+                self.idle.store(true, Ordering::SeqCst);
+                let next = self.events.try_recv();
+                if next.is_ok() {
+                    self.idle.store(false, Ordering::SeqCst);
+                }
+                next
+            }
+            other => other,
+        };
+        if matches!(next, Ok(Event::RunFinished(_))) {
+            self.finished.set(true);
         }
         next
     }
@@ -163,6 +190,7 @@ pub fn start_waking(
         cancel,
         thread: Some(thread),
         idle,
+        finished: std::cell::Cell::new(false),
     })
 }
 

@@ -113,6 +113,19 @@ fn native_options(
     }
 }
 
+/// Set by SIGINT or SIGTERM (Ctrl-C in the terminal that started the
+/// window, `kill`, a logout); the window then closes, and its run is
+/// cancelled and waited for, so no temporary file is left behind.
+static TERMINATION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The open window's context, woken by the signal handler.
+static WINDOW: std::sync::OnceLock<egui::Context> = std::sync::OnceLock::new();
+
+/// Whether the process was asked to end (see [`TERMINATION`]).
+pub(crate) fn termination_requested() -> bool {
+    TERMINATION.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Opens the window and returns when it is closed.
 ///
 /// The window draws with wgpu (Vulkan, Metal, DX12, or their software
@@ -122,12 +135,22 @@ fn native_options(
 pub fn run(options: AppOptions) -> Result<(), String> {
     let forced = renderer_from_env();
     let first = forced.unwrap_or(eframe::Renderer::Wgpu);
+    let handler = ctrlc::set_handler(|| {
+        TERMINATION.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(ctx) = WINDOW.get() {
+            ctx.request_repaint();
+        }
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: Ctrl-C and SIGTERM will not stop a run cleanly: {e}");
+    }
     let start = |renderer| {
         let options = options.clone();
         eframe::run_native(
             "stemzip",
             native_options(renderer, options.config_dir.clone()),
             Box::new(move |cc| {
+                let _ = WINDOW.set(cc.egui_ctx.clone());
                 Ok(Box::new(StemzipApp::new(
                     Some(cc.egui_ctx.clone()),
                     cc.storage,

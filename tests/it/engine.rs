@@ -469,6 +469,26 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
     assert!(t.outputs().is_empty(), "{:?}", t.outputs());
 }
 
+/// A run dropped mid-way (its window closed, or ended by a signal) is
+/// cancelled and waited for: when the drop returns, no temporary file is
+/// left, though the process may exit right after.
+#[test]
+fn a_run_dropped_mid_way_leaves_no_temporary_files_when_the_drop_returns() {
+    let t = Tree::new();
+    t.stems(&["big", "small"]).data(&["small_1.csv"]);
+    sparse(&t, "csv/big_1.csv", 64 << 30);
+    let p = t.profile(
+        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
+    );
+    let run = stemzip::engine::start(plan(&p)).unwrap();
+    events_until_reading(&run, "big");
+    assert_eq!(temp_files(&t.out()).len(), 1, "big is being written");
+    let dropped_at = std::time::Instant::now();
+    drop(run);
+    assert!(dropped_at.elapsed() < Duration::from_secs(5));
+    assert!(t.outputs().is_empty(), "{:?}", t.outputs());
+}
+
 /// Regression: with more stems in flight than the memory budget has
 /// chunks (32 workers, 40 stems of several chunks), every stem's writer
 /// held one chunk's room while waiting for a chunk its reader could not

@@ -119,6 +119,17 @@ impl StemzipApp {
 
         self.check_glyphs(ctx);
 
+        // Ctrl-C in the terminal that started the window, `kill`, a
+        // logout: the window closes, its run cancelled (and waited for on
+        // exit), without asking about unsaved changes.
+        if crate::gui::termination_requested() && !self.allow_close {
+            if let Some(active) = &self.active {
+                active.run.cancel();
+            }
+            self.allow_close = true;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+
         // Closing with unsaved changes asks first.
         if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close {
             if self.doc.is_dirty() {

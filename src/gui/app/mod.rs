@@ -502,6 +502,13 @@ impl eframe::App for StemzipApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, eframe::APP_KEY, &self.remembered);
     }
+
+    /// A run still going when the window closes is cancelled and waited
+    /// for (dropping it does both): its stems remove their temporary files
+    /// before the process exits.
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.active = None;
+    }
 }
 
 /// What the profile and report dialogs show.
