@@ -932,12 +932,26 @@ fn members_of(
 /// first points at the first), with a warning per group. Stems without
 /// members write no zip and clash with nothing.
 fn mark_case_clashes(stems: &mut [Stem], warnings: &mut Vec<Warning>) {
-    // Stems that write zips, grouped by their names with case folded
-    // (upper then lower, so that e.g. Greek final sigma folds too).
+    // Stems that write zips, grouped by their names with case folded the
+    // way NTFS folds it: each letter to its one upper-case letter (so Greek
+    // final sigma folds too), and a letter whose upper case is more than
+    // one (ß, whose is SS) left as it is: NTFS keeps Straße.zip and
+    // STRASSE.zip apart.
+    let fold = |name: &str| -> String {
+        name.chars()
+            .map(|c| {
+                let mut upper = c.to_uppercase();
+                match (upper.next(), upper.next()) {
+                    (Some(u), None) => u,
+                    _ => c,
+                }
+            })
+            .collect()
+    };
     let mut folded: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, stem) in stems.iter().enumerate() {
         if !stem.members.is_empty() {
-            let key = stem.name.to_uppercase().to_lowercase();
+            let key = fold(&stem.name);
             folded.entry(key).or_default().push(i);
         }
     }

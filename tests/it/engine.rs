@@ -692,3 +692,32 @@ fn a_run_wakes_its_receiver_when_the_next_event_arrives() {
     };
     assert_eq!(summary.done, 20);
 }
+
+/// Letter case folds as NTFS folds it, one letter for one: Straße.zip and
+/// STRASSE.zip are two files there (ß has no one-letter upper case), so
+/// they are no clash; ΟΔΟΣ.zip and οδος.zip (final sigma) are one.
+#[test]
+fn case_clashes_fold_one_letter_for_one_as_windows_does() {
+    let t = Tree::new();
+    t.file("yml/Straße.yml", "");
+    t.file("yml/STRASSE.yaml", "");
+    t.file("yml/ΟΔΟΣ.yml", "");
+    t.file("yml/οδος.yaml", "");
+    // Data files named apart in any folder, case-blind ones too.
+    t.data(&["Straße_1.csv", "STRASSE_2.csv", "ΟΔΟΣ_1.csv", "οδος_2.csv"]);
+    let p = t.file(
+        "profile.yml",
+        "analysis:\n  input_directory: csv\n  filename:\n    extension: [csv]\nfile_management:\n  input_directory: yml\n  output_directory: zip\n  filename:\n    extension: [yml, yaml]\n",
+    );
+    let clashes: Vec<_> = plan(&p)
+        .warnings
+        .into_iter()
+        .filter(|w| matches!(w, stemzip::plan::Warning::CaseClash { .. }))
+        .collect();
+    assert_eq!(
+        clashes,
+        [stemzip::plan::Warning::CaseClash {
+            zips: vec!["ΟΔΟΣ.zip".into(), "οδος.zip".into()]
+        }]
+    );
+}
