@@ -37,6 +37,10 @@ pub enum Freshness {
     Changed(String),
     /// The zip cannot be read (damaged, not a zip, unreadable): rebuilt.
     Unreadable(String),
+    /// What a dry run foresees ([`dry_run_verdict`]) for a zip that differs
+    /// but also holds entries whose files are gone: the run keeps it and
+    /// fails the stem (unless told to drop them).
+    WouldFail(String),
 }
 
 impl Freshness {
@@ -47,7 +51,31 @@ impl Freshness {
             Freshness::UpToDate => "up to date".to_owned(),
             Freshness::Changed(why) => format!("rebuild: {why}"),
             Freshness::Unreadable(why) => format!("rebuild: the zip cannot be read ({why})"),
+            Freshness::WouldFail(why) => format!("fails, the zip kept: {why}"),
         }
+    }
+}
+
+/// [`freshness`], and for a zip to be rebuilt, what the run will find
+/// before it replaces it: entries whose files are gone make it keep the
+/// zip and fail the stem, unless `drop_missing_entries`.
+pub fn dry_run_verdict(
+    zip: &Path,
+    stem: &Stem,
+    compression: Compression,
+    drop_missing_entries: bool,
+) -> Freshness {
+    let fresh = freshness(zip, stem, compression);
+    if drop_missing_entries || !matches!(fresh, Freshness::Changed(_) | Freshness::Unreadable(_)) {
+        return fresh;
+    }
+    match entries_only_in_zip(zip, stem) {
+        Ok(gone) if !gone.is_empty() => Freshness::WouldFail(format!(
+            "it holds {} whose file is gone ({})",
+            gone.join(", "),
+            fresh.describe()
+        )),
+        _ => fresh,
     }
 }
 

@@ -32,7 +32,8 @@ use rawzip::{CompressionMethod, DataDescriptorOutput, ZipArchiveWriter};
 mod fresh;
 
 pub use fresh::{
-    Freshness, checksum_of, checksums, file_checksum, first_changed_member, freshness,
+    Freshness, checksum_of, checksums, dry_run_verdict, file_checksum, first_changed_member,
+    freshness,
 };
 
 use crate::cancel::CancelToken;

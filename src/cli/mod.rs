@@ -345,10 +345,11 @@ fn freshness_of(plan: &Plan) -> Vec<Option<crate::archive::Freshness>> {
         .par_iter()
         .map(|s| {
             (!s.members.is_empty()).then(|| {
-                crate::archive::freshness(
+                crate::archive::dry_run_verdict(
                     &s.zip_path(&plan.output_dir),
                     s,
                     plan.settings.compression,
+                    plan.settings.drop_missing_entries,
                 )
             })
         })
@@ -422,11 +423,18 @@ fn print_plan(plan: &Plan, json: bool) {
     for (what, value) in settings_lines(plan) {
         let _ = writeln!(out, "  {what:<18}{value}");
     }
-    let up_to_date: Vec<&crate::plan::Stem> = plan
+    let kept = |f: &Option<Freshness>| -> bool {
+        matches!(f, Some(Freshness::UpToDate | Freshness::WouldFail(_)))
+    };
+    let up_to_date = fresh
+        .iter()
+        .filter(|f| **f == Some(Freshness::UpToDate))
+        .count();
+    let not_written: Vec<&crate::plan::Stem> = plan
         .stems
         .iter()
         .zip(&fresh)
-        .filter(|(_, f)| **f == Some(Freshness::UpToDate))
+        .filter(|(_, f)| kept(f))
         .map(|(s, _)| s)
         .collect();
     let zips = plan
@@ -434,15 +442,20 @@ fn print_plan(plan: &Plan, json: bool) {
         .iter()
         .filter(|s| !s.members.is_empty())
         .count()
-        .saturating_sub(up_to_date.len());
+        .saturating_sub(not_written.len());
     let bytes = plan
         .total_size()
-        .saturating_sub(up_to_date.iter().map(|s| s.total_size()).sum::<u64>());
+        .saturating_sub(not_written.iter().map(|s| s.total_size()).sum::<u64>());
     let shard = plan.shard.map_or_else(String::new, |s| {
         format!(" (shard {} of {})", s.index, s.count)
     });
     let fresh_note = if plan.settings.update {
-        format!(", {} up to date", up_to_date.len())
+        let failing = not_written.len() - up_to_date;
+        if failing > 0 {
+            format!(", {up_to_date} up to date, {failing} to fail (zips kept)")
+        } else {
+            format!(", {up_to_date} up to date")
+        }
     } else {
         String::new()
     };

@@ -149,7 +149,8 @@ fn existing_zip_kept(i: usize, stem: &Stem, shared: &Shared) -> bool {
         }
         archive::Freshness::Unreadable(_)
         | archive::Freshness::Missing
-        | archive::Freshness::Changed(_) => false,
+        | archive::Freshness::Changed(_)
+        | archive::Freshness::WouldFail(_) => false,
     }
 }
 

@@ -327,3 +327,33 @@ fn with_verify_on_an_update_run_rebuilds_a_zip_whose_data_is_damaged() {
         [("a_1.csv".to_owned(), b"data of a_1.csv\n".to_vec())]
     );
 }
+
+/// The dry run says what the run will do with a zip that differs but also
+/// holds an entry whose file is gone: keep it and fail the stem (not
+/// "rebuild"), and it counts no zip to write for it.
+#[test]
+fn the_dry_run_foresees_a_kept_zip_whose_entry_files_are_gone() {
+    let t = Tree::new();
+    t.stems(&["a"]).data(&["a_1.csv", "a_2.csv"]);
+    let p = t.profile("");
+    let p = p.to_str().unwrap();
+    assert_eq!(stemzip(&["run", p]).status.code(), Some(0));
+    fs::remove_file(t.path().join("csv/a_2.csv")).unwrap();
+    fs::write(t.path().join("csv/a_1.csv"), "edited, and longer\n").unwrap();
+    let before = fs::read(t.out().join("a.zip")).unwrap();
+
+    let out = stemzip(&["run", p, "--update", "--dry-run"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("fails, the zip kept: it holds a_2.csv whose file is gone"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 to fail (zips kept), 0 zips (0 B)"),
+        "{text}"
+    );
+
+    let out = stemzip(&["run", p, "--update"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(fs::read(t.out().join("a.zip")).unwrap(), before);
+}
