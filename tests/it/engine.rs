@@ -439,8 +439,10 @@ fn a_stem_over_its_timeout_is_stopped_promptly_and_the_others_finish() {
     assert_eq!(t.outputs(), ["small.zip"]);
 }
 
-#[test]
-fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files() {
+/// A run of two stems on one worker, returned once the first, `big` (a
+/// sparse 64 GiB file, the largest, so it starts first), is being written;
+/// `small` waits. With the events so far.
+fn a_run_writing_a_big_stem() -> (Tree, stemzip::Run, Vec<Event>) {
     let t = Tree::new();
     t.stems(&["big", "small"]).data(&["small_1.csv"]);
     sparse(&t, "csv/big_1.csv", 64 << 30);
@@ -448,8 +450,13 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
         "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
     );
     let run = stemzip::engine::start(plan(&p)).unwrap();
-    // The largest stem starts first; cancel once it is writing.
-    let mut events = events_until_reading(&run, "big");
+    let events = events_until_reading(&run, "big");
+    (t, run, events)
+}
+
+#[test]
+fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files() {
+    let (t, run, mut events) = a_run_writing_a_big_stem();
     run.cancel();
     let cancelled_at = std::time::Instant::now();
     events.extend(run.events().iter());
@@ -474,14 +481,7 @@ fn cancel_stops_running_stems_starts_no_new_ones_and_leaves_no_temporary_files()
 /// left, though the process may exit right after.
 #[test]
 fn a_run_dropped_mid_way_leaves_no_temporary_files_when_the_drop_returns() {
-    let t = Tree::new();
-    t.stems(&["big", "small"]).data(&["small_1.csv"]);
-    sparse(&t, "csv/big_1.csv", 64 << 30);
-    let p = t.profile(
-        "parallel_processing:\n  max_workers: 1\narchive:\n  compression: deflate\n  level: 1\n",
-    );
-    let run = stemzip::engine::start(plan(&p)).unwrap();
-    events_until_reading(&run, "big");
+    let (t, run, _) = a_run_writing_a_big_stem();
     assert_eq!(temp_files(&t.out()).len(), 1, "big is being written");
     let dropped_at = std::time::Instant::now();
     drop(run);
