@@ -167,6 +167,12 @@ fn directory_ends_at_record(file: &mut File, at: u64) -> io::Result<bool> {
     Ok(offset != u32::MAX && size != u32::MAX && u64::from(offset) + u64::from(size) == at)
 }
 
+/// Whether the entry `name` still has its file in `folder`: a file (or a
+/// link to one), not a folder or anything else now under that name.
+fn still_on_disk(folder: &Path, name: &str) -> bool {
+    folder.join(name).is_file()
+}
+
 /// The first difference between the zip's `entries` and the stem's
 /// members, or `None` when there is none.
 fn compare(
@@ -224,7 +230,7 @@ fn compare(
         let folder = stem.members.first().and_then(|m| m.path.parent());
         if let Some(name) = extra
             .iter()
-            .find(|name| folder.is_none_or(|d| d.join(name).is_file()))
+            .find(|name| folder.is_none_or(|d| still_on_disk(d, name)))
         {
             return Some(format!("the zip holds {name} that is no longer planned"));
         }
@@ -315,7 +321,7 @@ pub fn entries_only_in_zip(zip: &Path, stem: &Stem) -> Result<Vec<String>, Strin
     let mut gone: Vec<String> = names
         .into_iter()
         .filter(|name| !planned.contains(name.as_str()))
-        .filter(|name| !folders.iter().any(|d| d.join(name).is_file()))
+        .filter(|name| !folders.iter().any(|d| still_on_disk(d, name)))
         .collect();
     gone.sort();
     gone.truncate(5);
